@@ -1,0 +1,98 @@
+"""The FastAPI application: routers, middleware, error handling, and the engine in its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from tocsin import __version__
+from tocsin.auth import api as auth_api
+from tocsin.auth import views as auth_views
+from tocsin.catalogue import api as catalogue_api
+from tocsin.catalogue import views as catalogue_views
+from tocsin.config import Settings, get_settings
+from tocsin.db import Database
+from tocsin.deps import CurrentUser
+from tocsin.engine.modules import all_modules
+from tocsin.engine.runner import EngineRunner
+from tocsin.incidents import api as incidents_api
+from tocsin.incidents import views as incidents_views
+from tocsin.web import health
+from tocsin.web.errors import install_error_handlers
+from tocsin.web.middleware import BodyLimit, SecurityHeaders
+from tocsin.web.templating import render_error_page
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+DESCRIPTION = """Tocsin's REST API. Authenticate with a personal API token
+(`Authorization: Bearer tsn_...`, created under Settings → API tokens).
+Every error has the shape `{"error": {"code", "message", "field"}}`."""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = database or Database(settings.database_url)
+    engine = EngineRunner(db, all_modules(), settings.engine_tick_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.run_engine:
+            engine.start()
+        try:
+            yield
+        finally:
+            engine.stop()
+            if database is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="Tocsin",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.engine = engine
+
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    install_error_handlers(app, render_error_page)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    app.include_router(health.router)
+    for router in (auth_api.router, catalogue_api.router, incidents_api.router):
+        app.include_router(router, prefix="/api/v1")
+    for router in (auth_views.router, catalogue_views.router, incidents_views.router):
+        app.include_router(router)
+    _add_docs(app)
+    return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """The OpenAPI schema and Swagger UI, behind a login like everything else."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_user: CurrentUser) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(_user: CurrentUser) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Tocsin API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )

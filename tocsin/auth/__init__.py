@@ -1,0 +1,1 @@
+"""Users, teams, API tokens, login sessions and permissions."""

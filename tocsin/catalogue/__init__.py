@@ -1,0 +1,1 @@
+"""The service catalogue: services (what breaks) and products (what customers notice)."""

@@ -1,0 +1,40 @@
+"""Settings from the environment (`TOCSIN_*`), read once per process."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="ignore")
+
+    database_url: str = "sqlite:///./var/tocsin.db"
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_email: str = "admin@example.com"
+    admin_password: str | None = None
+    session_hours: int = 12
+    # Secure cookies need HTTPS; turned on automatically when base_url is https.
+    cookie_secure: bool | None = None
+    run_engine: bool = True
+    engine_tick_seconds: float = 1.0
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.base_url.startswith("https://")
+
+    def sqlite_path(self) -> Path | None:
+        """The database file when on SQLite, so start-up can create its folder."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return Path(self.database_url[len(prefix) :])
+        return None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Incidents: severity, workflow, roles and their timeline."""

@@ -1,0 +1,571 @@
+"""What people do to incidents: declare, update, move through the workflow, hand over, note.
+
+Every operation checks the actor's permission, writes the change and its timeline
+event in one transaction, and commits. Restricted incidents are invisible (404) to
+everyone but their participants and admins.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, exists, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tocsin.auth import service as auth
+from tocsin.auth.models import User
+from tocsin.auth.permissions import require_responder
+from tocsin.catalogue import service as catalogue
+from tocsin.db import now
+from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tocsin.incidents import workflow
+from tocsin.incidents.models import Counter, Incident, IncidentParticipant
+from tocsin.incidents.schemas import (
+    IncidentCreate,
+    IncidentFilters,
+    IncidentUpdate,
+    RolesChange,
+    StatusChange,
+)
+from tocsin.incidents.workflow import IncidentClock, Status
+from tocsin.timeline import service as timeline
+from tocsin.timeline.models import TimelineEvent
+
+SUBJECT = "incident"
+
+# ---------------------------------------------------------------- finding incidents
+
+
+def _visible_to(actor: User) -> ColumnElement[bool]:
+    if actor.is_admin:
+        return true()
+    return or_(
+        Incident.restricted.is_(False),
+        exists().where(
+            IncidentParticipant.incident_id == Incident.id,
+            IncidentParticipant.user_id == actor.id,
+        ),
+    )
+
+
+def parse_key(key: str) -> int | None:
+    """42 from "INC-42", "inc-42" or "42"; None when it is not a key."""
+    text = key.strip().upper().removeprefix("INC-")
+    if not text.isdigit() or len(text) > 9:
+        return None
+    return int(text)
+
+
+def get_incident(session: Session, actor: User, key: str) -> Incident:
+    number = parse_key(key)
+    incident = None
+    if number is not None:
+        incident = session.scalar(
+            select(Incident).where(Incident.number == number, _visible_to(actor))
+        )
+    if incident is None:
+        raise NotFound(f"No incident {key}.", field="key")
+    return incident
+
+
+def list_incidents(
+    session: Session, actor: User, filters: IncidentFilters
+) -> tuple[list[Incident], str | None]:
+    """Newest first; returns a page and the cursor of the next one."""
+    query = select(Incident).where(_visible_to(actor))
+    if filters.status:
+        query = query.where(Incident.status.in_([s.value for s in filters.status]))
+    if filters.severity:
+        query = query.where(Incident.severity.in_([s.value for s in filters.severity]))
+    if filters.service_id is not None:
+        query = query.where(Incident.service_id == filters.service_id)
+    if filters.incident_manager_id is not None:
+        query = query.where(Incident.incident_manager_id == filters.incident_manager_id)
+    if filters.q.strip():
+        query = query.where(_matches_text(filters.q.strip()))
+    if filters.cursor:
+        before = parse_key(filters.cursor)
+        if before is None:
+            raise InvalidInput("Not a cursor from a previous page.", field="cursor")
+        query = query.where(Incident.number < before)
+    rows = list(session.scalars(query.order_by(Incident.number.desc()).limit(filters.limit + 1)))
+    page = rows[: filters.limit]
+    next_cursor = str(page[-1].number) if len(rows) > filters.limit else None
+    return page, next_cursor
+
+
+def _matches_text(text: str) -> ColumnElement[bool]:
+    number = parse_key(text)
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    clauses = [
+        Incident.summary.ilike(pattern, escape="\\"),
+        Incident.description.ilike(pattern, escape="\\"),
+    ]
+    if number is not None:
+        clauses.append(Incident.number == number)
+    return or_(*clauses)
+
+
+# ---------------------------------------------------------------- small shared steps
+
+
+def _next_number(session: Session) -> int:
+    """The next INC number. The counter row's lock makes concurrent declarations queue."""
+    bump = (
+        update(Counter)
+        .where(Counter.name == SUBJECT)
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
+    )
+    value = session.execute(bump).scalar()
+    if value is None:
+        insert = (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert
+        session.execute(insert(Counter).values(name=SUBJECT, value=0).on_conflict_do_nothing())
+        value = session.execute(bump).scalar_one()
+    return value
+
+
+def _join(session: Session, incident: Incident, user: User) -> None:
+    """Makes `user` a participant, which lets them see the incident when it is restricted."""
+    if session.get(IncidentParticipant, (incident.id, user.id)) is None:
+        session.add(IncidentParticipant(incident_id=incident.id, user_id=user.id))
+        session.flush()
+
+
+def _event(
+    session: Session,
+    incident: Incident,
+    actor: User | None,
+    kind: str,
+    message: str,
+    data: dict | None = None,
+) -> TimelineEvent:
+    return timeline.record(
+        session,
+        SUBJECT,
+        incident.id,
+        kind,
+        message,
+        actor_id=actor.id if actor else None,
+        data=data,
+    )
+
+
+def _act(session: Session, actor: User, key: str, doing: str) -> Incident:
+    """The incident `actor` may change; acting on it makes them a participant."""
+    require_responder(actor, doing)
+    incident = get_incident(session, actor, key)
+    _join(session, incident, actor)
+    return incident
+
+
+def _require_incident_manager(actor: User, incident: Incident, doing: str) -> None:
+    if actor.id != incident.incident_manager_id and not actor.is_admin:
+        raise Forbidden(
+            f"Only the incident manager ({incident.incident_manager.name}) or an admin can {doing}."
+        )
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _check_impact_order(incident: Incident) -> None:
+    wrong = workflow.impact_times_in_order(
+        incident.impact_started_at, incident.detected_at, incident.declared_at
+    )
+    if wrong == "impact_started_at":
+        raise InvalidInput("Impact cannot start after it was detected.", field=wrong)
+    if wrong == "detected_at":
+        raise InvalidInput("Detection cannot be after the incident was declared.", field=wrong)
+
+
+# ---------------------------------------------------------------- declaring and updating
+
+
+def declare_incident(session: Session, actor: User, data: IncidentCreate) -> Incident:
+    """Opens an incident with the reporter as its first incident manager."""
+    require_responder(actor, "declare incidents")
+    declared_at = now()
+    service = catalogue.service_for_input(session, data.service_id)
+    products = catalogue.products_for_input(session, data.product_ids)
+    detected_at = data.detected_at or declared_at
+    incident = Incident(
+        number=_next_number(session),
+        summary=data.summary,
+        description=data.description,
+        severity=data.severity.value,
+        status=Status.OPEN.value,
+        restricted=data.restricted,
+        service=service,
+        products=products,
+        reporter=actor,
+        incident_manager=actor,
+        declared_at=declared_at,
+        detected_at=detected_at,
+        impact_started_at=data.impact_started_at or detected_at,
+    )
+    _check_impact_order(incident)
+    session.add(incident)
+    session.flush()
+    _join(session, incident, actor)
+    _event(
+        session,
+        incident,
+        actor,
+        "declared",
+        f"{actor.name} declared {incident.key} ({incident.severity}): {incident.summary}",
+        {"severity": incident.severity, "service": service.name if service else None},
+    )
+    session.commit()
+    return incident
+
+
+_FIELD_LABELS = {
+    "summary": "Summary",
+    "description": "Description",
+    "impact_started_at": "Impact start",
+    "detected_at": "Detection time",
+}
+
+
+def update_incident(session: Session, actor: User, key: str, data: IncidentUpdate) -> Incident:
+    incident = _act(session, actor, key, "change incidents")
+    fields = data.model_fields_set
+    for name in ("summary", "description"):
+        value = getattr(data, name)
+        if name in fields and value is not None and value != getattr(incident, name):
+            old = getattr(incident, name)
+            setattr(incident, name, value)
+            shown = f" to {value!r}" if name == "summary" else ""
+            _event(
+                session,
+                incident,
+                actor,
+                "field_changed",
+                f"{_FIELD_LABELS[name]} changed{shown}",
+                {name: [old, value]},
+            )
+    if data.severity is not None and data.severity.value != incident.severity:
+        old = incident.severity
+        incident.severity = data.severity.value
+        _event(
+            session,
+            incident,
+            actor,
+            "severity_changed",
+            f"Severity changed from {old} to {incident.severity}",
+            {"severity": [old, incident.severity]},
+        )
+    if "service_id" in fields and data.service_id != incident.service_id:
+        old_name = incident.service.name if incident.service else "unknown"
+        incident.service = catalogue.service_for_input(session, data.service_id)
+        new_name = incident.service.name if incident.service else "unknown"
+        _event(
+            session,
+            incident,
+            actor,
+            "field_changed",
+            f"Faulty service changed from {old_name} to {new_name}",
+            {"service": [old_name, new_name]},
+        )
+    if data.product_ids is not None:
+        products = catalogue.products_for_input(session, data.product_ids)
+        old_names = [p.name for p in incident.products]
+        new_names = [p.name for p in products]
+        if set(old_names) != set(new_names):
+            incident.products = products
+            _event(
+                session,
+                incident,
+                actor,
+                "field_changed",
+                f"Affected products: {', '.join(new_names) or 'none'}",
+                {"products": [old_names, new_names]},
+            )
+    if data.restricted is not None and data.restricted != incident.restricted:
+        _require_incident_manager(actor, incident, "change who can see this incident")
+        incident.restricted = data.restricted
+        message = (
+            "Restricted: only participants and admins can see it"
+            if data.restricted
+            else "No longer restricted: everyone can see it"
+        )
+        _event(
+            session,
+            incident,
+            actor,
+            "field_changed",
+            message,
+            {"restricted": [not data.restricted, data.restricted]},
+        )
+    for name in ("impact_started_at", "detected_at"):
+        value = getattr(data, name)
+        if value is not None and value != getattr(incident, name):
+            old = getattr(incident, name)
+            setattr(incident, name, value)
+            _event(
+                session,
+                incident,
+                actor,
+                "field_changed",
+                f"{_FIELD_LABELS[name]} corrected to {value:%Y-%m-%d %H:%M} UTC",
+                {name: [_stamp(old), _stamp(value)]},
+            )
+    _check_impact_order(incident)
+    session.commit()
+    return incident
+
+
+# ---------------------------------------------------------------- the workflow
+
+
+def change_status(session: Session, actor: User, key: str, change: StatusChange) -> Incident:
+    incident = _act(session, actor, key, "move incidents through their workflow")
+    current = Status(incident.status)
+    target = change.status
+    explanation = change.resolution_summary if target is Status.RESOLVED else change.reason
+    clock = IncidentClock(
+        declared_at=incident.declared_at,
+        acknowledged_at=incident.acknowledged_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+        cancelled_at=incident.cancelled_at,
+    )
+    try:
+        after = workflow.transition(current, clock, target, now(), explanation)
+    except workflow.IllegalTransition as refused:
+        raise Conflict(str(refused), field="status", code="illegal_transition") from None
+    except workflow.MissingExplanation as missing:
+        raise InvalidInput(str(missing), field=missing.field) from None
+    incident.status = target.value
+    incident.acknowledged_at = after.acknowledged_at
+    incident.resolved_at = after.resolved_at
+    incident.closed_at = after.closed_at
+    incident.cancelled_at = after.cancelled_at
+    message = f"Status changed from {current.value} to {target.value}"
+    if target is Status.RESOLVED:
+        incident.resolution_summary = explanation.strip()
+        message += f": {incident.resolution_summary}"
+    elif target is Status.CANCELLED:
+        incident.cancel_reason = explanation.strip()
+        message += f" (false alarm): {incident.cancel_reason}"
+    elif current is Status.RESOLVED and target is Status.FIXING:
+        message = "Reopened: status changed from resolved to fixing"
+    _event(
+        session,
+        incident,
+        actor,
+        "status_changed",
+        message,
+        {"status": [current.value, target.value]},
+    )
+    session.commit()
+    return incident
+
+
+# ---------------------------------------------------------------- roles and handover
+
+
+def set_roles(session: Session, actor: User, key: str, change: RolesChange) -> Incident:
+    """Tech leads and the communications manager, assigned by the incident manager."""
+    incident = _act(session, actor, key, "assign incident roles")
+    _require_incident_manager(actor, incident, "assign roles")
+    if change.tech_lead_ids is not None:
+        leads = auth.users_by_ids(session, change.tech_lead_ids, "tech_lead_ids")
+        _require_responders(leads, "tech_lead_ids")
+        old = [u.name for u in incident.tech_leads]
+        if {u.id for u in leads} != {u.id for u in incident.tech_leads}:
+            incident.tech_leads = leads
+            for lead in leads:
+                _join(session, incident, lead)
+            names = ", ".join(u.name for u in leads) or "none"
+            _event(
+                session,
+                incident,
+                actor,
+                "role_changed",
+                f"Tech leads: {names}",
+                {"tech_leads": [old, [u.name for u in leads]]},
+            )
+    if "communications_manager_id" in change.model_fields_set:
+        new_id = change.communications_manager_id
+        if new_id != incident.communications_manager_id:
+            old_name = (
+                incident.communications_manager.name if incident.communications_manager else None
+            )
+            if new_id is None:
+                incident.communications_manager = None
+                message = "Communications manager role is unassigned"
+            else:
+                manager = auth.users_by_ids(session, [new_id], "communications_manager_id")[0]
+                _require_responders([manager], "communications_manager_id")
+                incident.communications_manager = manager
+                _join(session, incident, manager)
+                message = f"{manager.name} is now the communications manager"
+            new_name = (
+                incident.communications_manager.name if incident.communications_manager else None
+            )
+            _event(
+                session,
+                incident,
+                actor,
+                "role_changed",
+                message,
+                {"communications_manager": [old_name, new_name]},
+            )
+    session.commit()
+    return incident
+
+
+def _require_responders(users: list[User], field: str) -> None:
+    for user in users:
+        if user.role == "viewer":
+            raise InvalidInput(
+                f"{user.name} is a viewer and cannot hold an incident role.", field=field
+            )
+
+
+def request_handover(
+    session: Session, actor: User, key: str, to_user_id: int, note: str = ""
+) -> Incident:
+    """Asks someone to take over as incident manager; nothing changes until they accept."""
+    incident = _act(session, actor, key, "hand over incidents")
+    _require_incident_manager(actor, incident, "hand over the incident")
+    target = auth.users_by_ids(session, [to_user_id], "to_user_id")[0]
+    _require_responders([target], "to_user_id")
+    if target.id == incident.incident_manager_id:
+        raise InvalidInput(f"{target.name} is already the incident manager.", field="to_user_id")
+    incident.handover_to = target
+    incident.handover_note = note.strip()
+    incident.handover_requested_at = now()
+    _join(session, incident, target)
+    suffix = f": {incident.handover_note}" if incident.handover_note else ""
+    _event(
+        session,
+        incident,
+        actor,
+        "handover_requested",
+        f"{actor.name} asked {target.name} to take over as incident manager{suffix}",
+        {"to": target.name, "from": incident.incident_manager.name},
+    )
+    session.commit()
+    return incident
+
+
+def _pending_handover(incident: Incident) -> User:
+    if incident.handover_to is None:
+        raise Conflict("There is no pending handover on this incident.", code="no_handover")
+    return incident.handover_to
+
+
+def _clear_handover(incident: Incident) -> None:
+    incident.handover_to = None
+    incident.handover_note = ""
+    incident.handover_requested_at = None
+
+
+def accept_handover(session: Session, actor: User, key: str) -> Incident:
+    """The moment the new incident manager takes charge."""
+    incident = _act(session, actor, key, "accept a handover")
+    if _pending_handover(incident).id != actor.id:
+        raise Forbidden(f"The handover is addressed to {incident.handover_to.name}, not to you.")
+    previous = incident.incident_manager
+    incident.incident_manager = actor
+    _clear_handover(incident)
+    _event(
+        session,
+        incident,
+        actor,
+        "handover_accepted",
+        f"{actor.name} is now the incident manager, taking over from {previous.name}",
+        {"incident_manager": [previous.name, actor.name]},
+    )
+    session.commit()
+    return incident
+
+
+def decline_handover(session: Session, actor: User, key: str) -> Incident:
+    incident = _act(session, actor, key, "decline a handover")
+    if _pending_handover(incident).id != actor.id:
+        raise Forbidden(f"The handover is addressed to {incident.handover_to.name}, not to you.")
+    _clear_handover(incident)
+    _event(
+        session,
+        incident,
+        actor,
+        "handover_declined",
+        f"{actor.name} declined to take over; {incident.incident_manager.name} stays in charge",
+    )
+    session.commit()
+    return incident
+
+
+def cancel_handover(session: Session, actor: User, key: str) -> Incident:
+    incident = _act(session, actor, key, "withdraw a handover")
+    _require_incident_manager(actor, incident, "withdraw the handover")
+    target = _pending_handover(incident)
+    _clear_handover(incident)
+    _event(
+        session,
+        incident,
+        actor,
+        "handover_cancelled",
+        f"{actor.name} withdrew the handover to {target.name}",
+    )
+    session.commit()
+    return incident
+
+
+def add_participant(session: Session, actor: User, key: str, user_id: int) -> Incident:
+    incident = _act(session, actor, key, "add participants")
+    user = auth.users_by_ids(session, [user_id], "user_id")[0]
+    if session.get(IncidentParticipant, (incident.id, user.id)) is None:
+        _join(session, incident, user)
+        _event(session, incident, actor, "participant_added", f"{actor.name} added {user.name}")
+    session.commit()
+    return incident
+
+
+def participants(session: Session, actor: User, key: str) -> list[User]:
+    incident = get_incident(session, actor, key)
+    query = (
+        select(User)
+        .join(IncidentParticipant, IncidentParticipant.user_id == User.id)
+        .where(IncidentParticipant.incident_id == incident.id)
+        .order_by(User.name)
+    )
+    return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------- the timeline
+
+
+def timeline_of(session: Session, actor: User, key: str, *, starred_only: bool = False):
+    incident = get_incident(session, actor, key)
+    return timeline.events_of(session, SUBJECT, incident.id, starred_only=starred_only)
+
+
+def add_note(
+    session: Session, actor: User, key: str, text: str, starred: bool = False
+) -> TimelineEvent:
+    incident = _act(session, actor, key, "add notes")
+    if not text.strip():
+        raise InvalidInput("A note needs some text.", field="text")
+    event = _event(session, incident, actor, "note", text.strip())
+    event.starred = starred
+    session.commit()
+    return event
+
+
+def star_event(
+    session: Session, actor: User, key: str, event_id: int, starred: bool
+) -> TimelineEvent:
+    """Marks an event as important; the event itself never changes."""
+    incident = _act(session, actor, key, "star timeline events")
+    event = timeline.event_of(session, SUBJECT, incident.id, event_id)
+    event.starred = starred
+    session.commit()
+    return event

@@ -1,0 +1,285 @@
+"""Incident pages: the list, the declare form, and the incident page with its actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
+
+from tocsin.auth import service as auth
+from tocsin.auth.models import User
+from tocsin.auth.permissions import Role, has_role
+from tocsin.catalogue import service as catalogue
+from tocsin.deps import CurrentUser, DbSession, IdPath, KeyPath
+from tocsin.errors import TocsinError
+from tocsin.incidents import service
+from tocsin.incidents.schemas import (
+    HandoverRequest,
+    IncidentCreate,
+    IncidentFilters,
+    IncidentUpdate,
+    RolesChange,
+    StatusChange,
+)
+from tocsin.incidents.workflow import (
+    SEVERITY_HELP,
+    Severity,
+    Status,
+    action_label,
+    explanation_needed,
+)
+from tocsin.web.forms import FormBody, ids, local_datetime, optional_id, parse, text
+from tocsin.web.templating import local_input_value, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page_of(key: str) -> str:
+    return f"/incidents/{key}"
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def list_page(request: Request, user: CurrentUser, session: DbSession) -> Response:
+    params = request.query_params
+    values: dict[str, Any] = {
+        "status": [s for s in params.getlist("status") if s],
+        "severity": [s for s in params.getlist("severity") if s],
+        "service_id": params.get("service_id") or None,
+        "q": params.get("q", ""),
+        "cursor": params.get("cursor") or None,
+    }
+    if params.get("mine"):
+        values["incident_manager_id"] = user.id
+    filters = parse(IncidentFilters, values)
+    incidents, next_cursor = service.list_incidents(session, user, filters)
+    query = request.url.include_query_params(cursor=next_cursor).query if next_cursor else ""
+    context = {
+        "incidents": incidents,
+        "filters": filters,
+        "mine": bool(params.get("mine")),
+        "next_url": f"/incidents?{query}" if next_cursor else None,
+        "services": catalogue.list_services(session),
+        "statuses": list(Status),
+        "severities": list(Severity),
+    }
+    return render(request, "incidents/list.html", context)
+
+
+def _declare_context(session: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "services": catalogue.list_services(session),
+        "products": catalogue.list_products(session),
+        "severity_help": SEVERITY_HELP,
+        "form": {},
+        "error": None,
+        **extra,
+    }
+
+
+@router.get("/incidents/new", response_class=HTMLResponse)
+def declare_page(request: Request, user: CurrentUser, session: DbSession) -> Response:
+    return render(request, "incidents/new.html", _declare_context(session))
+
+
+@router.post("/incidents/new")
+def declare(request: Request, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+    values = {
+        "summary": text(form, "summary"),
+        "severity": text(form, "severity"),
+        "description": text(form, "description"),
+        "service_id": optional_id(form, "service_id"),
+        "product_ids": ids(form, "product_ids"),
+        "restricted": text(form, "restricted") == "on",
+    }
+    try:
+        incident = service.declare_incident(session, user, parse(IncidentCreate, values))
+    except TocsinError as refused:
+        session.rollback()
+        context = _declare_context(session, form=values, error=refused)
+        return render(request, "incidents/new.html", context, status_code=refused.status_code)
+    return redirect(
+        _page_of(incident.key), f"ok|{incident.key} is declared. You are its incident manager."
+    )
+
+
+@router.get("/incidents/{key}", response_class=HTMLResponse)
+def incident_page(
+    key: KeyPath, request: Request, user: CurrentUser, session: DbSession
+) -> Response:
+    incident = service.get_incident(session, user, key)
+    current = Status(incident.status)
+    transitions = [
+        {"to": t, "label": action_label(current, t), "needs": explanation_needed(t)}
+        for t in incident.allowed_transitions
+    ]
+    context = {
+        "incident": incident,
+        "timeline": service.timeline_of(session, user, key),
+        "participants": service.participants(session, user, key),
+        "transitions": transitions if has_role(user, Role.RESPONDER) else [],
+        "can_act": has_role(user, Role.RESPONDER),
+        "is_manager": user.id == incident.incident_manager_id or user.is_admin,
+        "users": [u for u in auth.list_users(session) if u.role != Role.VIEWER.value],
+        "all_users": auth.list_users(session),
+        "services": catalogue.list_services(session),
+        "products": catalogue.list_products(session),
+        "severities": list(Severity),
+        "severity_help": SEVERITY_HELP,
+        "impact_started_value": local_input_value(request, incident.impact_started_at),
+        "detected_value": local_input_value(request, incident.detected_at),
+    }
+    return render(request, "incidents/show.html", context)
+
+
+def _act(key: str, form: FormData, action: Any) -> Response:
+    """Runs one form action and returns to the incident page with what happened."""
+    try:
+        message = action(form)
+    except TocsinError as refused:
+        return redirect(_page_of(key), f"error|{refused.message}")
+    return redirect(_page_of(key), f"ok|{message}")
+
+
+@router.post("/incidents/{key}/status")
+def change_status(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+    def act(form: FormData) -> str:
+        change = parse(
+            StatusChange,
+            {
+                "status": text(form, "status"),
+                "resolution_summary": text(form, "resolution_summary"),
+                "reason": text(form, "reason"),
+            },
+        )
+        incident = service.change_status(session, user, key, change)
+        return f"{incident.key} is now {incident.status}."
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/edit")
+def edit(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+    def act(form: FormData) -> str:
+        values: dict[str, Any] = {
+            "summary": text(form, "summary"),
+            "description": text(form, "description"),
+            "severity": text(form, "severity"),
+            "service_id": optional_id(form, "service_id"),
+            "product_ids": ids(form, "product_ids"),
+            "impact_started_at": local_datetime(form, "impact_started_at", user.time_zone),
+            "detected_at": local_datetime(form, "detected_at", user.time_zone),
+        }
+        if "restricted_present" in form:
+            values["restricted"] = text(form, "restricted") == "on"
+        service.update_incident(session, user, key, parse(IncidentUpdate, values))
+        return "Saved."
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/roles")
+def set_roles(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+    def act(form: FormData) -> str:
+        change = parse(
+            RolesChange,
+            {
+                "tech_lead_ids": ids(form, "tech_lead_ids"),
+                "communications_manager_id": optional_id(form, "communications_manager_id"),
+            },
+        )
+        service.set_roles(session, user, key, change)
+        return "Roles saved."
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/handover")
+def request_handover(
+    key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    def act(form: FormData) -> str:
+        body = parse(
+            HandoverRequest,
+            {"to_user_id": optional_id(form, "to_user_id"), "note": text(form, "note")},
+        )
+        incident = service.request_handover(session, user, key, body.to_user_id, body.note)
+        return (
+            f"Asked {incident.handover_to.name} to take over. You stay in charge until they accept."
+        )
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/handover/accept")
+def accept_handover(
+    key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    def act(_form: FormData) -> str:
+        service.accept_handover(session, user, key)
+        return "You are now the incident manager."
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/handover/decline")
+def decline_handover(
+    key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    def act(_form: FormData) -> str:
+        service.decline_handover(session, user, key)
+        return "You declined the handover."
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/handover/cancel")
+def cancel_handover(
+    key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    def act(_form: FormData) -> str:
+        service.cancel_handover(session, user, key)
+        return "Handover withdrawn; you stay in charge."
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/participants")
+def add_participant(
+    key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    def act(form: FormData) -> str:
+        chosen = optional_id(form, "user_id")
+        added: User = (
+            auth.get_user(session, int(chosen)) if chosen and str(chosen).isdigit() else None
+        )
+        if added is None:
+            return "Pick someone to add."
+        service.add_participant(session, user, key, added.id)
+        return f"{added.name} is now a participant."
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/notes")
+def add_note(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+    def act(form: FormData) -> str:
+        service.add_note(
+            session, user, key, text(form, "text")[:20_000], text(form, "starred") == "on"
+        )
+        return "Note added."
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/timeline/{event_id}/star")
+def star(
+    key: KeyPath, event_id: IdPath, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    def act(form: FormData) -> str:
+        starred = text(form, "starred") == "true"
+        service.star_event(session, user, key, event_id, starred)
+        return "Starred as important." if starred else "Star removed."
+
+    return _act(key, form, act)

@@ -1,0 +1,37 @@
+"""Alembic environment: the URL comes from `alembic_config(url)`, never from a file."""
+
+from typing import Any
+
+from alembic import context
+from sqlalchemy import pool
+
+from tocsin.db import UTCDateTime, make_engine
+from tocsin.tables import metadata
+
+config = context.config
+url = config.attributes["url"]
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Migrations name plain SQLAlchemy types, so they never depend on tocsin's own code."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+            render_item=render_item,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()

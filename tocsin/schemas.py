@@ -1,0 +1,83 @@
+"""Schema building blocks shared by every domain's `schemas.py`.
+
+Inputs are strict: unknown fields are refused, strings are trimmed, bounded and
+may not contain NUL (PostgreSQL refuses it in text, which would otherwise be a 5xx).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Generic, TypeVar
+from zoneinfo import available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+T = TypeVar("T")
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _email(value: str) -> str:
+    if not EMAIL_PATTERN.match(value):
+        raise ValueError("is not an email address")
+    return value.lower()
+
+
+def _time_zone(value: str) -> str:
+    if value not in _zones():
+        raise ValueError("is not a known IANA time zone, e.g. Europe/Berlin")
+    return value
+
+
+_ZONES: set[str] = set()
+
+
+def _zones() -> set[str]:
+    if not _ZONES:
+        _ZONES.update(available_timezones())
+        _ZONES.add("UTC")
+    return _ZONES
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    AfterValidator(_no_nul),
+]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
+Text = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
+]
+Password = Annotated[str, StringConstraints(min_length=10, max_length=200), AfterValidator(_no_nul)]
+TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time_zone)]
+# Ids as they arrive from outside: bounded so PostgreSQL's bigint never overflows.
+MAX_ID = 2**53
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class Input(BaseModel):
+    """Base of every request body."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(Output, Generic[T]):
+    """One page of a list, with the cursor for the next one (null on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None = None

@@ -1,0 +1,19 @@
+"""Imports every domain's tables, so `Base.metadata` knows them all (for Alembic and tests)."""
+
+from tocsin.audit import models as audit_models
+from tocsin.auth import models as auth_models
+from tocsin.catalogue import models as catalogue_models
+from tocsin.db import Base
+from tocsin.incidents import models as incident_models
+from tocsin.timeline import models as timeline_models
+
+metadata = Base.metadata
+
+__all__ = [
+    "audit_models",
+    "auth_models",
+    "catalogue_models",
+    "incident_models",
+    "metadata",
+    "timeline_models",
+]

@@ -1,0 +1,1 @@
+"""The layout, static files and what every page shares (templates, flash messages, errors)."""

@@ -1,0 +1,100 @@
+"""Turns every error into the one JSON shape for the API, or a readable page for the browser."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tocsin.errors import TocsinError, Unauthenticated, error_body
+
+log = logging.getLogger("tocsin")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+def wants_json(request: Request) -> bool:
+    """API callers get JSON; people in a browser get pages."""
+    path = request.url.path
+    if path.startswith(("/api/", "/v2/", "/integrations/", "/heartbeats/")):
+        return True
+    return "text/html" not in request.headers.get("accept", "")
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or None
+
+
+def validation_error(exc: RequestValidationError) -> tuple[int, dict[str, Any]]:
+    first = exc.errors()[0] if exc.errors() else {"msg": "Invalid request.", "loc": ()}
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return 400, error_body("invalid_json", "The request body is not valid JSON.")
+    field = _field(first.get("loc", ()))
+    if kind == "extra_forbidden":
+        return 422, error_body("unknown_field", f"Unknown field {field!r}.", field)
+    if kind == "missing":
+        return 422, error_body("missing", f"{field or 'A value'} is required.", field)
+    message = str(first.get("msg", "Invalid value.")).removeprefix("Value error, ")
+    if field:
+        message = f"{field}: {message}"
+    return 422, error_body("invalid", message, field)
+
+
+def install_error_handlers(app: FastAPI, render_error_page: Any) -> None:
+    """`render_error_page(request, status, message)` draws the HTML version."""
+
+    def respond(request: Request, status: int, body: dict[str, Any]) -> Response:
+        if wants_json(request):
+            return JSONResponse(body, status_code=status)
+        return render_error_page(request, status, body["error"]["message"])
+
+    @app.exception_handler(TocsinError)
+    async def _domain(request: Request, exc: TocsinError) -> Response:
+        if isinstance(exc, Unauthenticated) and not wants_json(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        response = respond(request, exc.status_code, exc.body())
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        status, body = validation_error(exc)
+        return respond(request, status, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"Nothing at {request.url.path}."
+        response = respond(request, exc.status_code, error_body(code, message))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        body = error_body("internal", "Something went wrong on our side; it has been logged.")
+        return respond(request, 500, body)
