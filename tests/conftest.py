@@ -46,6 +46,19 @@ def _postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id with minimal cost: the tests check that passwords are hashed, not how slowly."""
+    from argon2 import PasswordHasher
+
+    from tocsin.auth import secrets
+
+    production = secrets._hasher
+    secrets._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    secrets._hasher = production
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from tocsin import __version__
+from tocsin.alerts import api as alerts_api
+from tocsin.alerts import receivers as alert_receivers
+from tocsin.alerts import views as alerts_views
+from tocsin.alerts.directory import IntegrationDirectory
+from tocsin.alerts.ingest import GroupCommitIngest, ServiceIngest
+from tocsin.alerts.ratelimit import RateLimiter
 from tocsin.auth import api as auth_api
 from tocsin.auth import views as auth_views
 from tocsin.catalogue import api as catalogue_api
@@ -40,14 +47,19 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or get_settings()
     db = database or Database(settings.database_url)
     engine = EngineRunner(db, all_modules(), settings.engine_tick_seconds)
+    ingest = ServiceIngest(db, engine.wake) if db.is_sqlite else GroupCommitIngest(db, engine.wake)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await ingest.start()
+        if settings.gc_tuning:
+            _tune_gc()
         if settings.run_engine:
             engine.start()
         try:
             yield
         finally:
+            await ingest.stop()
             engine.stop()
             if database is None:
                 db.dispose()
@@ -64,6 +76,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.db = db
     app.state.engine = engine
+    app.state.alert_rate_limiter = RateLimiter()
+    app.state.integrations = IntegrationDirectory(db)
+    app.state.ingest = ingest
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
@@ -72,9 +87,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
     app.include_router(health.router)
-    for router in (auth_api.router, catalogue_api.router, incidents_api.router):
+    app.include_router(alert_receivers.router)
+    for router in (auth_api.router, catalogue_api.router, incidents_api.router, alerts_api.router):
         app.include_router(router, prefix="/api/v1")
-    for router in (auth_views.router, catalogue_views.router, incidents_views.router):
+    for router in (
+        auth_views.router,
+        catalogue_views.router,
+        incidents_views.router,
+        alerts_views.router,
+    ):
         app.include_router(router)
     _add_docs(app)
     return app
@@ -96,3 +117,9 @@ def _add_docs(app: FastAPI) -> None:
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg",
         )
+
+
+def _tune_gc() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)

@@ -2,24 +2,33 @@
 
 Incident commands act as a person (`--as EMAIL`, or TOCSIN_USER; the first admin
 when neither is given) and go through the same services as the API and the web.
+Each command is one transaction: when any step is refused, nothing is written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import make_url, select
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
 from tocsin import migrations
+from tocsin.alerts import service as alerts
+from tocsin.alerts.events import AlertSeverity, AlertStatus
+from tocsin.alerts.models import Alert
+from tocsin.alerts.schemas import AlertFilters, AlertOut
 from tocsin.auth import service as auth
 from tocsin.auth.models import Role, User
 from tocsin.auth.schemas import UserCreate
@@ -34,6 +43,7 @@ from tocsin.incidents.schemas import (
     IncidentOut,
     IncidentUpdate,
     StatusChange,
+    TimelineEventOut,
 )
 from tocsin.incidents.workflow import Severity, Status
 
@@ -43,14 +53,23 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="People.", no_args_is_help=True)
 incident_app = typer.Typer(help="Incidents.", no_args_is_help=True)
+alert_app = typer.Typer(help="Alerts from monitoring.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(incident_app, name="incident")
+app.add_typer(alert_app, name="alert")
 
 ActAs = Annotated[
     str | None, typer.Option("--as", envvar="TOCSIN_USER", help="Email of the person acting.")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+Key = Annotated[str, typer.Argument(metavar="KEY", help="The incident's key, e.g. INC-42.")]
+ServiceOption = Annotated[
+    str | None, typer.Option(help="Id of the faulty service, or 'unknown'.", metavar="ID")
+]
+ProductOption = Annotated[
+    list[int] | None, typer.Option(help="Id of an affected product; repeat.", metavar="ID")
+]
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -58,20 +77,95 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-@contextmanager
-def _session() -> Iterator[Session]:
-    """A write session; a domain error becomes a clear message and exit status 1."""
-    database = Database(get_settings().database_url)
+def _invalid(invalid: ValidationError) -> str:
+    """The first Pydantic complaint as a person would write it: `email: is not an email`."""
+    first = invalid.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+# ---------------------------------------------------------------- reaching the database
+
+
+def _shown_url(url: str) -> str:
     try:
-        with database.begin() as session:
-            yield session
-    except TocsinError as refused:
-        _fail(f"{refused.message}" + (f" (field: {refused.field})" if refused.field else ""))
-    except ValidationError as invalid:
-        first = invalid.errors()[0]
-        _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+@contextmanager
+def _database(*, must_exist: bool = True) -> Iterator[Database]:
+    """The configured database; an unreachable or missing one becomes a clear message."""
+    settings = get_settings()
+    url = settings.database_url
+    path = settings.sqlite_path()
+    if must_exist and path is not None and not path.is_file():
+        # Connecting would leave an empty file behind and then fail on the first table.
+        _fail(f"There is no database at {path} yet. Run 'tocsin db upgrade' first.")
+    try:
+        database = Database(url)
+    except ArgumentError as wrong:
+        _fail(f"TOCSIN_DATABASE_URL={url!r} is not a database URL Tocsin understands: {wrong}")
+    try:
+        yield database
+    except DBAPIError as failure:
+        reason = str(failure.orig).strip().splitlines()[0] if failure.orig else str(failure)
+        _fail(f"Cannot use the database {_shown_url(url)}: {reason}")
     finally:
         database.dispose()
+
+
+def _require_current_schema(database: Database) -> None:
+    current, head = migrations.current_revision(database.engine), migrations.head_revision()
+    if current is not None and current != head and not _known_revision(current):
+        _fail(
+            f"The database schema is at revision {current}, which this Tocsin does not know "
+            f"(it needs {head}). Was it migrated by a newer Tocsin?"
+        )
+    if current != head:
+        _fail(
+            f"The database schema is at {current or 'nothing'} but this Tocsin needs {head}. "
+            "Run 'tocsin db upgrade' first."
+        )
+
+
+def _known_revision(revision: str) -> bool:
+    try:
+        return ScriptDirectory(str(migrations.HERE)).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+@contextmanager
+def _session(*, write: bool = True) -> Iterator[Session]:
+    """One command, one transaction.
+
+    The services commit each step; here those commits only release savepoints, and
+    the command's transaction commits once at the end. A refused step (a domain
+    error, bad input) undoes the earlier ones and becomes a message and exit status 1.
+    """
+    with _database() as database:
+        _require_current_schema(database)
+        engine = database.engine
+        if write and database.is_sqlite:
+            engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+        try:
+            with engine.connect() as connection, connection.begin():
+                session = Session(
+                    bind=connection,
+                    join_transaction_mode="create_savepoint",
+                    expire_on_commit=False,
+                )
+                try:
+                    yield session
+                finally:
+                    session.close()
+        except TocsinError as refused:
+            _fail(refused.message + (f" (field: {refused.field})" if refused.field else ""))
+        except ValidationError as invalid:
+            _fail(_invalid(invalid))
 
 
 def _actor(session: Session, email: str | None) -> User:
@@ -86,17 +180,11 @@ def _actor(session: Session, email: str | None) -> User:
         .order_by(User.id)
     )
     if admin is None:
-        _fail("No admin yet: start Tocsin once ('tocsin serve') or run 'tocsin user create'.")
-    return admin
-
-
-def _require_current_schema(database: Database) -> None:
-    current, head = migrations.current_revision(database.engine), migrations.head_revision()
-    if current != head:
         _fail(
-            f"The database schema is at {current or 'nothing'} but this Tocsin needs {head}. "
-            "Run 'tocsin db upgrade' first."
+            "Nobody to act as: give --as EMAIL (or set TOCSIN_USER), or create an admin with "
+            "'tocsin user create --role admin --email EMAIL --name NAME'."
         )
+    return admin
 
 
 # ---------------------------------------------------------------- serve, worker, db
@@ -105,13 +193,44 @@ def _require_current_schema(database: Database) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration (safe to run on a live database)."""
-    url = get_settings().database_url
     settings = get_settings()
     path = settings.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    migrations.upgrade(url)
-    typer.echo(f"Database is at revision {migrations.head_revision()}.")
+    head = migrations.head_revision()
+    with _database(must_exist=False) as database:
+        before = migrations.current_revision(database.engine)
+        if before == head:
+            typer.echo(f"The database is already at revision {head}; nothing to do.")
+            return
+        try:
+            migrations.upgrade(settings.database_url)
+        except CommandError as refused:
+            _fail(
+                f"Cannot upgrade the database from revision {before}: {refused}. "
+                "Was it migrated by a newer Tocsin?"
+            )
+    typer.echo(f"Upgraded the database from {before or 'nothing'} to revision {head}.")
+
+
+def _first_admin(database: Database) -> None:
+    """Creates the first admin when nobody exists yet, and shows its password this once."""
+    settings = get_settings()
+    try:
+        with database.begin() as session:
+            created = auth.bootstrap_admin(session, settings.admin_email, settings.admin_password)
+    except ValidationError as invalid:
+        _fail(f"Cannot create the first admin from TOCSIN_ADMIN_EMAIL: {_invalid(invalid)}")
+    if not created:
+        return
+    admin, password = created
+    typer.secho("\nFirst start: an admin account was created.", fg=typer.colors.GREEN, bold=True)
+    typer.echo(f"  email:    {admin.email}")
+    if settings.admin_password:
+        typer.echo("  password: the one in TOCSIN_ADMIN_PASSWORD\n")
+    else:
+        typer.echo(f"  password: {password}")
+        typer.echo("  This password is shown only once; change it under Settings.\n")
 
 
 @app.command()
@@ -119,6 +238,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     engine: Annotated[bool, typer.Option(help="Run the background engine in this process.")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes; more than one needs PostgreSQL.")
+    ] = 1,
 ) -> None:
     """Serve the web UI and API (with the engine, unless --no-engine)."""
     import uvicorn
@@ -128,27 +250,45 @@ def serve(
     settings = get_settings()
     if not engine:
         settings = settings.model_copy(update={"run_engine": False})
+    host, port = host or settings.host, port or settings.port
+    with _database() as database:
+        _require_current_schema(database)
+        _first_admin(database)
     database = Database(settings.database_url)
-    _require_current_schema(database)
-    with database.begin() as session:
-        created = auth.bootstrap_admin(session, settings.admin_email, settings.admin_password)
-    if created:
-        admin, password = created
-        shown = "(from TOCSIN_ADMIN_PASSWORD)" if settings.admin_password else password
-        typer.secho(
-            "\nFirst start: an admin account was created.", fg=typer.colors.GREEN, bold=True
-        )
-        typer.echo(f"  email:    {admin.email}\n  password: {shown}")
-        typer.echo("  This password is shown only once; change it under Settings.\n")
-    address = f"http://{host or settings.host}:{port or settings.port}"
+    address = f"http://{host}:{port}"
     typer.echo(
         f"Tocsin is starting on {address} (database: {database.engine.dialect.name}, "
         f"engine: {'on' if settings.run_engine else 'off'}). Log in at {address}/login"
     )
-    application = create_app(settings, database)
-    uvicorn.run(
-        application, host=host or settings.host, port=port or settings.port, log_level="info"
-    )
+    if workers > 1:
+        if database.is_sqlite:
+            database.dispose()
+            _fail("SQLite is served by one process; use PostgreSQL for --workers above 1.")
+        database.dispose()
+        # Each worker process builds its own app from the environment.
+        os.environ["TOCSIN_RUN_ENGINE"] = "true" if settings.run_engine else "false"
+        os.environ["TOCSIN_GC_TUNING"] = "true"
+        uvicorn.run(
+            "tocsin.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=settings.access_log,
+        )
+        return
+    settings = settings.model_copy(update={"gc_tuning": True})
+    try:
+        uvicorn.run(
+            create_app(settings, database),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=settings.access_log,
+        )
+    finally:
+        database.dispose()
 
 
 @app.command()
@@ -161,8 +301,9 @@ def worker() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
+    with _database() as database:
+        _require_current_schema(database)
     database = Database(settings.database_url)
-    _require_current_schema(database)
     runner = EngineRunner(database, all_modules(), settings.engine_tick_seconds)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -191,39 +332,84 @@ def user_create(
     with _session() as session:
         data = UserCreate(email=email, name=name, role=role, time_zone=time_zone, password=password)
         user, generated = auth.create_user(session, None, data)
-        typer.echo(f"Created {user.email} ({user.role}).")
-        if generated:
-            typer.echo(f"Password (shown once): {generated}")
+    typer.echo(f"Created {user.name} <{user.email}> ({user.role}).")
+    if generated:
+        typer.echo(f"Password (shown only this once): {generated}")
 
 
 # ---------------------------------------------------------------- incidents
 
 
-def _print_incident(incident: Incident, as_json: bool) -> None:
-    if as_json:
-        typer.echo(IncidentOut.model_validate(incident).model_dump_json(indent=2))
-        return
-    typer.echo(f"{incident.key}  {incident.severity}  {incident.status}  {incident.summary}")
-    typer.echo(
-        f"  incident manager: {incident.incident_manager.name} <{incident.incident_manager.email}>"
-    )
-    typer.echo(f"  service: {incident.service.name if incident.service else 'unknown'}")
-    if incident.products:
-        typer.echo(f"  products: {', '.join(p.name for p in incident.products)}")
-    if incident.tech_leads:
-        typer.echo(f"  tech leads: {', '.join(u.name for u in incident.tech_leads)}")
-    if incident.communications_manager:
-        typer.echo(f"  communications: {incident.communications_manager.name}")
-    typer.echo(
-        f"  declared: {incident.declared_at:%Y-%m-%d %H:%M} UTC"
-        f"  impact since: {incident.impact_started_at:%Y-%m-%d %H:%M} UTC"
-    )
-    if incident.resolved_at:
-        typer.echo(
-            f"  resolved: {incident.resolved_at:%Y-%m-%d %H:%M} UTC: {incident.resolution_summary}"
+NO_MANAGER = "nobody yet"
+
+
+def _service_id(value: str | None) -> int | None:
+    """An id from `--service`; None for "unknown"."""
+    if value is None or value.strip().lower() in ("unknown", "none", ""):
+        return None
+    if not value.strip().isdigit():
+        raise typer.BadParameter(
+            f"{value!r} is neither a service id nor 'unknown'.", param_hint="--service"
         )
+    return int(value)
+
+
+def _when(value: Any) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+
+def _incident_json(incident: Incident, events: list | None = None) -> dict[str, Any]:
+    body = IncidentOut.model_validate(incident).model_dump(mode="json")
+    if events is not None:
+        body["timeline"] = [
+            TimelineEventOut.model_validate(e).model_dump(mode="json") for e in events
+        ]
+    return body
+
+
+def _render_incident(incident: Incident, as_json: bool) -> str:
+    """The incident as text for a person, or as the API's JSON."""
+    if as_json:
+        return json.dumps(_incident_json(incident), indent=2)
+    lock = "  [restricted]" if incident.restricted else ""
+    manager = incident.incident_manager
+    lines = [
+        f"{incident.key}  {incident.severity}  {incident.status}  {incident.summary}{lock}",
+        f"  incident manager: {f'{manager.name} <{manager.email}>' if manager else NO_MANAGER}",
+    ]
     if incident.handover_to:
-        typer.echo(f"  handover waiting for: {incident.handover_to.name}")
+        lines.append(f"  handover waiting for: {incident.handover_to.name}")
+    if incident.tech_leads:
+        lines.append(f"  tech leads:       {', '.join(u.name for u in incident.tech_leads)}")
+    if incident.communications_manager:
+        lines.append(f"  communications:   {incident.communications_manager.name}")
+    reporter = incident.reporter.name if incident.reporter else "none (declared from an alert)"
+    lines.append(f"  reporter:         {reporter}")
+    lines.append(f"  service:          {incident.service.name if incident.service else 'unknown'}")
+    if incident.products:
+        lines.append(f"  products:         {', '.join(p.name for p in incident.products)}")
+    lines.append(
+        f"  impact started:   {_when(incident.impact_started_at)}"
+        f"   detected: {_when(incident.detected_at)}   declared: {_when(incident.declared_at)}"
+    )
+    if incident.acknowledged_at:
+        lines.append(f"  acknowledged:     {_when(incident.acknowledged_at)}")
+    if incident.resolved_at:
+        lines.append(
+            f"  resolved:         {_when(incident.resolved_at)}: {incident.resolution_summary}"
+        )
+    if incident.closed_at:
+        lines.append(f"  closed:           {_when(incident.closed_at)}")
+    if incident.cancelled_at:
+        lines.append(
+            f"  cancelled:        {_when(incident.cancelled_at)}: {incident.cancel_reason}"
+        )
+    if incident.description:
+        lines.append("  description:")
+        lines.extend(f"    {line}" for line in incident.description.splitlines())
+    moves = ", ".join(s.value for s in incident.allowed_transitions) or "none (it is final)"
+    lines.append(f"  next moves:       {moves}")
+    return "\n".join(lines)
 
 
 @incident_app.command("declare")
@@ -231,26 +417,33 @@ def incident_declare(
     summary: Annotated[str, typer.Argument(help="What is wrong.")],
     severity: Annotated[Severity, typer.Option("--severity", "-s", help="SEV1, SEV2 or SEV3.")],
     description: Annotated[str, typer.Option(help="Customer impact, reporter contact.")] = "",
-    service: Annotated[int | None, typer.Option(help="Id of the faulty service.")] = None,
-    product: Annotated[
-        list[int] | None, typer.Option(help="Id of an affected product; repeat.")
-    ] = None,
+    service: ServiceOption = None,
+    product: ProductOption = None,
     restricted: Annotated[bool, typer.Option(help="Only participants and admins see it.")] = False,
     as_email: ActAs = None,
     as_json: AsJson = False,
 ) -> None:
-    """Declare an incident; you become its incident manager."""
+    """Declare an incident; you become its incident manager.
+
+    SEV1: critical, very high impact (a customer-facing service down for all
+    customers, a confidentiality or privacy breach, customer data loss).
+    SEV2: major, significant impact (down for a subset of customers, core
+    functionality significantly impacted). SEV3: minor, low impact (an
+    inconvenience with a workaround).
+    """
+    service_id = _service_id(service)
     with _session() as session:
         data = IncidentCreate(
             summary=summary,
             severity=severity,
             description=description,
-            service_id=service,
+            service_id=service_id,
             product_ids=product or [],
             restricted=restricted,
         )
         incident = incidents.declare_incident(session, _actor(session, as_email), data)
-        _print_incident(incident, as_json)
+        shown = _render_incident(incident, as_json)
+    typer.echo(shown)
 
 
 @incident_app.command("list")
@@ -268,85 +461,127 @@ def incident_list(
     as_json: AsJson = False,
 ) -> None:
     """List incidents, newest first."""
-    with _session() as session:
+    with _session(write=False) as session:
         filters = IncidentFilters(
             status=status or [], severity=severity or [], service_id=service, q=query, limit=limit
         )
         items, _next = incidents.list_incidents(session, _actor(session, as_email), filters)
         if as_json:
-            typer.echo(
-                json.dumps(
-                    [IncidentOut.model_validate(i).model_dump(mode="json") for i in items], indent=2
+            shown = json.dumps([_incident_json(i) for i in items], indent=2)
+        elif not items:
+            shown = "No incidents match."
+        else:
+            rows = [f"{'KEY':<9} {'SEV':<4}  {'STATUS':<9} {'INCIDENT MANAGER':<20} SUMMARY"]
+            for i in items:
+                lock = " [restricted]" if i.restricted else ""
+                manager = i.incident_manager.name if i.incident_manager else NO_MANAGER
+                rows.append(
+                    f"{i.key:<9} {i.severity:<4}  {i.status:<9} {manager:<20.20} {i.summary}{lock}"
                 )
-            )
-            return
-        if not items:
-            typer.echo("No incidents match.")
-        for i in items:
-            manager = i.incident_manager.name
-            typer.echo(f"{i.key:<9} {i.severity}  {i.status:<9} {manager:<20.20} {i.summary}")
+            shown = "\n".join(rows)
+    typer.echo(shown)
 
 
 @incident_app.command("show")
 def incident_show(
-    key: str,
+    key: Key,
     as_email: ActAs = None,
     as_json: AsJson = False,
     timeline: Annotated[bool, typer.Option(help="Also print the timeline.")] = True,
 ) -> None:
-    """Show one incident and its timeline."""
-    with _session() as session:
+    """Show one incident and its timeline (newest first)."""
+    with _session(write=False) as session:
         actor = _actor(session, as_email)
         incident = incidents.get_incident(session, actor, key)
-        _print_incident(incident, as_json)
-        if timeline and not as_json:
-            typer.echo("  timeline (newest first):")
-            for event in incidents.timeline_of(session, actor, key):
-                star = "★" if event.starred else " "
-                typer.echo(f"   {star} {event.at:%Y-%m-%d %H:%M:%S}  {event.message}")
+        events = incidents.timeline_of(session, actor, key) if timeline else None
+        if as_json:
+            shown = json.dumps(_incident_json(incident, events), indent=2)
+        else:
+            lines = [_render_incident(incident, as_json=False)]
+            if events is not None:
+                lines.append("  timeline (newest first):")
+                for event in events:
+                    star = "*" if event.starred else " "
+                    who = event.actor.name if event.actor else "Tocsin"
+                    said = event.message
+                    if not said.startswith(who):
+                        said = f"{who}: {said}"
+                    lines.append(f"   {star} {event.at:%Y-%m-%d %H:%M:%S}  {said}")
+            shown = "\n".join(lines)
+    typer.echo(shown)
 
 
 @incident_app.command("update")
 def incident_update(
-    key: str,
+    key: Key,
     summary: Annotated[str | None, typer.Option()] = None,
     severity: Annotated[Severity | None, typer.Option("--severity", "-s")] = None,
     description: Annotated[str | None, typer.Option()] = None,
-    service: Annotated[int | None, typer.Option(help="Faulty service id.")] = None,
+    service: ServiceOption = None,
+    product: Annotated[
+        list[int] | None,
+        typer.Option(help="Id of an affected product; repeat (replaces the list).", metavar="ID"),
+    ] = None,
+    restricted: Annotated[
+        bool | None,
+        typer.Option("--restricted/--unrestricted", help="Who can see it.", show_default=False),
+    ] = None,
     status: Annotated[Status | None, typer.Option(help="Move to fixing, cancelled, ...")] = None,
-    reason: Annotated[str, typer.Option(help="Why, when cancelling.")] = "",
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason", "-m", help="Why, when cancelling; what resolved it, when resolving."
+        ),
+    ] = "",
     note: Annotated[str | None, typer.Option(help="Add a note to the timeline.")] = None,
     as_email: ActAs = None,
     as_json: AsJson = False,
 ) -> None:
-    """Change fields, move the status, or add a note."""
+    """Change fields, move the status and add a note: all of it, or nothing."""
+    values: dict[str, Any] = {
+        name: value
+        for name, value in {
+            "summary": summary,
+            "severity": severity,
+            "description": description,
+            "product_ids": product,
+            "restricted": restricted,
+        }.items()
+        if value is not None
+    }
+    if service is not None:
+        values["service_id"] = _service_id(service)
+    if not values and status is None and note is None:
+        _fail(
+            "Nothing to change: give --summary, --severity, --description, --service, "
+            "--product, --restricted/--unrestricted, --status or --note.",
+            code=2,
+        )
     with _session() as session:
         actor = _actor(session, as_email)
-        values = {
-            k: v
-            for k, v in {
-                "summary": summary,
-                "severity": severity,
-                "description": description,
-                "service_id": service,
-            }.items()
-            if v is not None
-        }
         incident = incidents.get_incident(session, actor, key)
+        events_before = len(incidents.timeline_of(session, actor, key))
         if values:
             incident = incidents.update_incident(session, actor, key, IncidentUpdate(**values))
         if status is not None:
-            incident = incidents.change_status(
-                session, actor, key, StatusChange(status=status, reason=reason)
+            change = StatusChange(
+                status=status,
+                reason=reason if status is Status.CANCELLED else "",
+                resolution_summary=reason if status is Status.RESOLVED else "",
             )
-        if note:
+            incident = incidents.change_status(session, actor, key, change)
+        if note is not None:
             incidents.add_note(session, actor, key, note)
-        _print_incident(incident, as_json)
+        unchanged = len(incidents.timeline_of(session, actor, key)) == events_before
+        shown = _render_incident(incident, as_json)
+    if unchanged:
+        typer.echo(f"Nothing changed: {incident.key} already has those values.", err=True)
+    typer.echo(shown)
 
 
 @incident_app.command("resolve")
 def incident_resolve(
-    key: str,
+    key: Key,
     summary: Annotated[str, typer.Option("--summary", "-m", help="What resolved it.")],
     as_email: ActAs = None,
     as_json: AsJson = False,
@@ -355,18 +590,123 @@ def incident_resolve(
     with _session() as session:
         actor = _actor(session, as_email)
         change = StatusChange(status=Status.RESOLVED, resolution_summary=summary)
-        _print_incident(incidents.change_status(session, actor, key, change), as_json)
+        shown = _render_incident(incidents.change_status(session, actor, key, change), as_json)
+    typer.echo(shown)
 
 
 @incident_app.command("close")
-def incident_close(key: str, as_email: ActAs = None, as_json: AsJson = False) -> None:
+def incident_close(key: Key, as_email: ActAs = None, as_json: AsJson = False) -> None:
     """Close a resolved incident."""
     with _session() as session:
         actor = _actor(session, as_email)
-        _print_incident(
-            incidents.change_status(session, actor, key, StatusChange(status=Status.CLOSED)),
-            as_json,
+        change = StatusChange(status=Status.CLOSED)
+        shown = _render_incident(incidents.change_status(session, actor, key, change), as_json)
+    typer.echo(shown)
+
+
+@incident_app.command("take")
+def incident_take(key: Key, as_email: ActAs = None, as_json: AsJson = False) -> None:
+    """Take command of an incident that has no incident manager (declared by an alert rule)."""
+    with _session() as session:
+        actor = _actor(session, as_email)
+        shown = _render_incident(incidents.take_command(session, actor, key), as_json)
+    typer.echo(shown)
+
+
+# ---------------------------------------------------------------- alerts
+
+AlertKey = Annotated[
+    str, typer.Argument(metavar="ALERT", help="The alert's key, e.g. ALR-7, or 7.")
+]
+
+
+def _alert_id(key: str) -> int:
+    alert_id = alerts.parse_alert_key(key)
+    if alert_id is None:
+        _fail(f"{key!r} is not an alert key such as ALR-7.")
+    return alert_id
+
+
+def _render_alert(alert: Alert, as_json: bool) -> str:
+    if as_json:
+        return AlertOut.model_validate(alert).model_dump_json(indent=2)
+    lines = [
+        f"{alert.key}  {alert.severity}  {alert.status}  {alert.title}",
+        f"  service: {alert.service.name}   seen {alert.count}x, last {_when(alert.last_seen_at)}",
+        f"  dedup key: {alert.dedup_key}",
+    ]
+    if alert.incident is not None:
+        lines.append(f"  incident: INC-{alert.incident.number}")
+    if alert.suppressed:
+        lines.append("  suppressed: the service was in maintenance")
+    lines += [f"  link: {link.get('text') or ''} {link['href']}".rstrip() for link in alert.links]
+    return "\n".join(lines)
+
+
+@alert_app.command("list")
+def alert_list(
+    status: Annotated[
+        list[AlertStatus] | None, typer.Option(help="Filter by status; repeat.")
+    ] = None,
+    severity: Annotated[
+        list[AlertSeverity] | None, typer.Option(help="Filter by severity; repeat.")
+    ] = None,
+    service: Annotated[int | None, typer.Option(help="Service id.", metavar="ID")] = None,
+    query: Annotated[str, typer.Option("--query", "-q", help="Text in title, key or source.")] = "",
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """List alerts, newest first (open ones unless --status says otherwise)."""
+    with _session(write=False) as session:
+        chosen = status or [AlertStatus.TRIGGERED, AlertStatus.ACKNOWLEDGED]
+        filters = AlertFilters(
+            status=chosen, severity=severity or [], service_id=service, q=query, limit=limit
         )
+        items, _next = alerts.list_alerts(session, filters)
+        if as_json:
+            shown = json.dumps(
+                [AlertOut.model_validate(a).model_dump(mode="json") for a in items], indent=2
+            )
+        elif not items:
+            shown = "No alerts match."
+        else:
+            shown = "\n".join(
+                f"{a.key:<9} {a.severity:<8} {a.status:<12} x{a.count:<4} {a.service.name:<16.16} "
+                f"{a.title}"
+                for a in items
+            )
+    typer.echo(shown)
+
+
+@alert_app.command("show")
+def alert_show(key: AlertKey, as_json: AsJson = False) -> None:
+    """Show one alert with its history."""
+    with _session(write=False) as session:
+        alert = alerts.get_alert(session, _alert_id(key))
+        lines = [_render_alert(alert, as_json)]
+        if not as_json:
+            lines.append("  history (newest first):")
+            for event in alerts.alert_timeline(session, alert.id):
+                lines.append(f"    {event.at:%Y-%m-%d %H:%M:%S}  {event.message}")
+    typer.echo("\n".join(lines))
+
+
+@alert_app.command("ack")
+def alert_ack(key: AlertKey, as_email: ActAs = None, as_json: AsJson = False) -> None:
+    """Acknowledge an alert: someone is on it."""
+    with _session() as session:
+        alert = alerts.acknowledge_alert(session, _actor(session, as_email), _alert_id(key))
+        shown = _render_alert(alert, as_json)
+    typer.echo(shown)
+
+
+@alert_app.command("resolve")
+def alert_resolve(key: AlertKey, as_email: ActAs = None, as_json: AsJson = False) -> None:
+    """Resolve an alert."""
+    with _session() as session:
+        alert = alerts.resolve_alert(session, _actor(session, as_email), _alert_id(key))
+        shown = _render_alert(alert, as_json)
+    typer.echo(shown)
 
 
 def main() -> None:  # pragma: no cover - console entry point

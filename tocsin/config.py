@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     # Secure cookies need HTTPS; turned on automatically when base_url is https.
     cookie_secure: bool | None = None
     run_engine: bool = True
+    # Freeze start-up objects and collect less often: full collections were the p99 tail
+    # of the ingest path under load (see PERFORMANCE-NOTES.md). `tocsin serve` turns it on.
+    gc_tuning: bool = False
+    # One log line per request costs ~9% of the ingest path's CPU; a reverse proxy in front
+    # usually keeps access logs already.
+    access_log: bool = False
     engine_tick_seconds: float = 1.0
 
     @property

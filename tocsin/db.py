@@ -6,6 +6,7 @@ always timezone-aware UTC; `now()` is the one clock, replaceable by tests.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     create_engine,
     event,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -41,10 +43,17 @@ def set_clock(clock: Callable[[], datetime] | None) -> None:
 
 
 def as_utc(value: datetime) -> datetime:
-    """Naive datetimes are taken as UTC; aware ones are converted."""
+    """Naive datetimes are taken as UTC; aware ones are converted.
+
+    A time at the edge of the calendar (9999-12-31T23:00-05:00) has no UTC form:
+    that is a ValueError, so input validation reports it instead of crashing.
+    """
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of dates that can be stored") from None
 
 
 # ---------------------------------------------------------------- column types
@@ -91,7 +100,27 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# ---------------------------------------------------------------- queries every domain needs
+
+
+def row_named(session: Session, model: Any, name: str) -> Any | None:
+    """The row whose name equals `name` ignoring case, in any script.
+
+    Compared in Python: SQLite's lower() only folds ASCII ("Écran" vs "ÉCRAN"). The
+    tables named this way (teams, services, products) are small.
+    """
+    wanted = name.casefold()
+    for row_id, row_name in session.execute(select(model.id, model.name)):
+        if row_name.casefold() == wanted:
+            return session.get(model, row_id)
+    return None
+
+
 # ---------------------------------------------------------------- engine and sessions
+
+
+SQLITE_BUSY_SECONDS = 30
+_HOLDS_WRITE_LOCK = "tocsin_holds_write_lock"
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -110,13 +139,34 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cursor.close()
+
+    # Writers of this process queue here rather than in SQLite's busy handler, which
+    # sleeps in steps of up to 100 ms: under load that turned 1 ms writes into seconds.
+    write_lock = threading.Lock()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE":
+            if not write_lock.acquire(timeout=SQLITE_BUSY_SECONDS):
+                raise TimeoutError("another writer held the SQLite database for too long")
+            connection.info[_HOLDS_WRITE_LOCK] = True
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            _release(connection.info)
+            raise
+
+    def _release(info: dict[str, Any]) -> None:
+        if info.pop(_HOLDS_WRITE_LOCK, False):
+            write_lock.release()
+
+    event.listen(engine, "commit", lambda connection: _release(connection.info))
+    event.listen(engine, "rollback", lambda connection: _release(connection.info))
+    # The safety net: a connection going back to the pool never keeps the lock.
+    event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

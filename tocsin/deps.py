@@ -7,7 +7,6 @@ cookie; cookie requests that change something must also carry the CSRF token
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from tocsin.auth import secrets
 from tocsin.auth import service as auth
 from tocsin.auth.models import User
 from tocsin.db import Database
@@ -85,7 +85,7 @@ def current_user(
     if login is None:
         raise Unauthenticated("Log in, or send an API token as 'Authorization: Bearer <token>'.")
     if request.method not in SAFE_METHODS and not (
-        csrf and hmac.compare_digest(csrf, login.csrf_token)
+        csrf and secrets.same_token(csrf, login.csrf_token)
     ):
         raise Forbidden(
             "This form expired or came from another site; reload the page and try again.",

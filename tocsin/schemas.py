@@ -10,11 +10,19 @@ import re
 from typing import Annotated, Generic, TypeVar
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 T = TypeVar("T")
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL_LENGTH = 254
 
 
 def _no_nul(value: str) -> str:
@@ -26,7 +34,18 @@ def _no_nul(value: str) -> str:
 def _email(value: str) -> str:
     if not EMAIL_PATTERN.match(value):
         raise ValueError("is not an email address")
-    return value.lower()
+    value = value.lower()
+    # Lowercasing can lengthen a string ("İ" becomes two characters): check the stored form.
+    if len(value) > MAX_EMAIL_LENGTH:
+        raise ValueError(f"is longer than {MAX_EMAIL_LENGTH} characters")
+    return value
+
+
+def _not_bool(value: object) -> object:
+    """JSON true/false is not an id, though Python would take it for 1 or 0."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
 
 
 def _time_zone(value: str) -> str:
@@ -57,13 +76,18 @@ Title = Annotated[
 ]
 Text = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=MAX_EMAIL_LENGTH),
+    AfterValidator(_no_nul),
+    AfterValidator(_email),
 ]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=200), AfterValidator(_no_nul)]
 TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time_zone)]
+# Free text in a query string (search boxes): bounded, and no NUL for PostgreSQL to refuse.
+SearchText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
 # Ids as they arrive from outside: bounded so PostgreSQL's bigint never overflows.
 MAX_ID = 2**53
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_not_bool)]
 
 
 class Input(BaseModel):

@@ -1,5 +1,6 @@
 """Imports every domain's tables, so `Base.metadata` knows them all (for Alembic and tests)."""
 
+from tocsin.alerts import models as alert_models
 from tocsin.audit import models as audit_models
 from tocsin.auth import models as auth_models
 from tocsin.catalogue import models as catalogue_models
@@ -10,6 +11,7 @@ from tocsin.timeline import models as timeline_models
 metadata = Base.metadata
 
 __all__ = [
+    "alert_models",
     "audit_models",
     "auth_models",
     "catalogue_models",

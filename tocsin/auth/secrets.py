@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+# <prefix>_<16 hex digits>_<token_urlsafe>; the secret itself may contain "_".
+_KEYED_SECRET = re.compile(
+    r"(?P<prefix>[a-z]+)_(?P<lookup>[0-9a-f]{16})_(?P<secret>[\w-]{1,200})", re.A
+)
 # Verified when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a real password, only here to spend the time")
 
@@ -45,6 +50,17 @@ def same_secret(secret: str, expected_digest: str) -> bool:
     return hmac.compare_digest(digest(secret), expected_digest)
 
 
+def same_token(given: str, expected: str) -> bool:
+    """Constant-time equality of two submitted strings (CSRF tokens).
+
+    Compared as bytes: `hmac.compare_digest` refuses non-ASCII str, and a
+    forged token may contain anything.
+    """
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
 def new_keyed_secret(prefix: str) -> tuple[str, str, str]:
     """A token `<prefix>_<lookup>_<secret>` with its lookup part and the secret's digest."""
     lookup = secrets.token_hex(8)
@@ -53,8 +69,12 @@ def new_keyed_secret(prefix: str) -> tuple[str, str, str]:
 
 
 def split_keyed_secret(token: str, prefix: str) -> tuple[str, str] | None:
-    """(lookup, secret) of a well-formed token, else None."""
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != prefix or len(parts[1]) != 16 or not parts[2]:
+    """(lookup, secret) of a well-formed token, else None.
+
+    Only the characters `new_keyed_secret` makes get through, so whatever a caller
+    sends (a NUL, say, which PostgreSQL refuses in text) never reaches a query.
+    """
+    match = _KEYED_SECRET.fullmatch(token)
+    if match is None or match["prefix"] != prefix:
         return None
-    return parts[1], parts[2]
+    return match["lookup"], match["secret"]

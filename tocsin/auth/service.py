@@ -13,9 +13,10 @@ from tocsin.auth import secrets
 from tocsin.auth.models import ApiToken, LoginSession, Role, Team, TeamMember, User
 from tocsin.auth.permissions import require_admin
 from tocsin.auth.schemas import TeamCreate, TeamUpdate, UserCreate, UserUpdate
-from tocsin.db import now
+from tocsin.db import now, row_named
 from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 
+MAX_EMAIL = 254
 TOKEN_PREFIX = "tsn"
 SESSION_PREFIX = "tss"
 # last_used_at is refreshed at most this often, so reads do not all become writes.
@@ -43,11 +44,14 @@ def users_by_ids(session: Session, ids: Iterable[int], field: str) -> list[User]
 
 
 def user_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(User.email == email.strip().lower()))
+    email = email.strip().lower()
+    if not email or len(email) > MAX_EMAIL or "\x00" in email:
+        return None  # no such address can be stored; PostgreSQL would refuse the NUL
+    return session.scalar(select(User).where(User.email == email))
 
 
 def list_users(session: Session, *, include_inactive: bool = False) -> list[User]:
-    query = select(User).order_by(User.name, User.id)
+    query = select(User).order_by(func.lower(User.name), User.id)
     if not include_inactive:
         query = query.where(User.is_active.is_(True))
     return list(session.scalars(query))
@@ -274,11 +278,12 @@ def get_team(session: Session, team_id: int, field: str = "team_id") -> Team:
 
 
 def list_teams(session: Session) -> list[Team]:
-    return list(session.scalars(select(Team).order_by(Team.name)))
+    # lower(): the same alphabetical order on SQLite (binary) and PostgreSQL (collation).
+    return list(session.scalars(select(Team).order_by(func.lower(Team.name), Team.id)))
 
 
 def _unique_team_name(session: Session, name: str, team_id: int | None = None) -> None:
-    clash = session.scalar(select(Team).where(func.lower(Team.name) == name.lower()))
+    clash = row_named(session, Team, name)
     if clash is not None and clash.id != team_id:
         raise Conflict(f"A team named {name!r} already exists.", field="name")
 
@@ -298,12 +303,20 @@ def create_team(session: Session, actor: User, data: TeamCreate) -> Team:
 def update_team(session: Session, actor: User, team_id: int, data: TeamUpdate) -> Team:
     require_admin(actor, "change teams")
     team = get_team(session, team_id)
-    if data.name is not None:
+    before = team.name
+    changes: dict[str, list[object]] = {}
+    if data.name is not None and data.name != team.name:
         _unique_team_name(session, data.name, team.id)
+        changes["name"] = [team.name, data.name]
         team.name = data.name
-    if data.description is not None:
+    if data.description is not None and data.description != team.description:
+        changes["description"] = [team.description, data.description]
         team.description = data.description
-    audit.record(session, actor.id, "team.updated", "team", team.id, f"Team {team.name} changed")
+    if changes:
+        # The old name too: "Team Billing changed" alone would not say which team it was.
+        renamed = f"renamed to {team.name}" if "name" in changes else "changed"
+        summary = f"Team {before} {renamed}"
+        audit.record(session, actor.id, "team.updated", "team", team.id, summary, changes)
     session.commit()
     return team
 
@@ -340,6 +353,7 @@ def remove_team_member(session: Session, actor: User, team_id: int, user_id: int
     membership = session.get(TeamMember, (team.id, user_id))
     if membership is None:
         raise NotFound(f"User {user_id} is not a member of {team.name}.", field="user_id")
+    leaving = get_user(session, user_id)
     session.delete(membership)
     session.flush()
     session.expire(team, ["members"])
@@ -349,7 +363,7 @@ def remove_team_member(session: Session, actor: User, team_id: int, user_id: int
         "team.member_removed",
         "team",
         team.id,
-        f"User {user_id} left {team.name}",
+        f"{leaving.email} left {team.name}",
     )
     session.commit()
     return team

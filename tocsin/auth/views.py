@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets as random
 from urllib.parse import urlsplit
 
@@ -13,8 +12,10 @@ from tocsin.auth import service
 from tocsin.auth.models import Role
 from tocsin.auth.permissions import require_admin
 from tocsin.auth.schemas import TeamCreate, UserCreate, UserUpdate
+from tocsin.auth.secrets import same_token
 from tocsin.deps import SESSION_COOKIE, CurrentUser, DbSession, IdPath
 from tocsin.errors import TocsinError, Unauthenticated
+from tocsin.schemas import MAX_ID
 from tocsin.web.forms import FormBody, ids, parse, text
 from tocsin.web.templating import redirect, render
 
@@ -25,23 +26,41 @@ LOGIN_CSRF_COOKIE = "tocsin_login_csrf"
 def _safe_next(target: str) -> str:
     """Only same-site paths, so the login form cannot be used to bounce people elsewhere."""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
         return "/incidents"
     return target
 
 
 @router.get("/", response_class=RedirectResponse)
-def home() -> RedirectResponse:
+def home(_user: CurrentUser) -> RedirectResponse:
     return RedirectResponse("/incidents", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/incidents", error: str = "") -> Response:
+def login_page(request: Request, next: str = "/incidents") -> Response:
+    return _login_form(request, next)
+
+
+def _login_form(request: Request, next: str, error: str = "") -> Response:
+    """The form, with a fresh double-submit CSRF token (there is no session to hold one yet)."""
     token = random.token_urlsafe(24)
     response = render(
         request, "auth/login.html", {"next": _safe_next(next), "error": error, "login_csrf": token}
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        max_age=3600,
+        secure=request.app.state.settings.secure_cookies,
+    )
     return response
 
 
@@ -49,7 +68,7 @@ def login_page(request: Request, next: str = "/incidents", error: str = "") -> R
 def login(request: Request, form: FormBody, session: DbSession) -> Response:
     target = _safe_next(text(form, "next") or "/incidents")
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, text(form, "csrf_token")):
+    if not expected or not same_token(text(form, "csrf_token"), expected):
         return _login_again(request, target, "Your login form expired; please try again.")
     try:
         user = service.authenticate_password(session, text(form, "email"), text(form, "password"))
@@ -71,7 +90,7 @@ def login(request: Request, form: FormBody, session: DbSession) -> Response:
 
 
 def _login_again(request: Request, target: str, error: str, status_code: int = 400) -> Response:
-    response = login_page(request, target, error)
+    response = _login_form(request, target, error)
     response.status_code = status_code
     return response
 
@@ -151,10 +170,16 @@ def create_team(form: FormBody, user: CurrentUser, session: DbSession) -> Respon
 
 @router.post("/teams/{team_id}/members")
 def add_member(team_id: IdPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+    chosen = text(form, "user_id").strip()
+    # Bounded like every id from outside, so PostgreSQL's bigint never overflows.
+    if not (chosen.isascii() and chosen.isdigit() and len(chosen) <= 16) or not (
+        1 <= int(chosen) <= MAX_ID
+    ):
+        return redirect("/teams", "error|Pick a person to add.")
     try:
-        service.add_team_member(session, user, team_id, int(text(form, "user_id") or 0))
-    except (TocsinError, ValueError) as refused:
-        return redirect("/teams", f"error|{getattr(refused, 'message', 'Pick a person.')}")
+        service.add_team_member(session, user, team_id, int(chosen))
+    except TocsinError as refused:
+        return redirect("/teams", f"error|{refused.message}")
     return redirect("/teams", "ok|Member added.")
 
 

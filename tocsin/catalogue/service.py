@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.audit import service as audit
@@ -13,6 +13,7 @@ from tocsin.auth.models import Team, User
 from tocsin.auth.permissions import require_admin
 from tocsin.catalogue.models import Product, Service
 from tocsin.catalogue.schemas import ProductCreate, ProductUpdate, ServiceCreate, ServiceUpdate
+from tocsin.db import row_named
 from tocsin.errors import Conflict, InvalidInput, NotFound
 
 # ---------------------------------------------------------------- services
@@ -47,7 +48,7 @@ def list_services(session: Session) -> list[Service]:
 
 
 def _unique_name(session: Session, model: type, name: str, own_id: int | None = None) -> None:
-    clash = session.scalar(select(model).where(func.lower(model.name) == name.lower()))
+    clash = row_named(session, model, name)
     if clash is not None and clash.id != own_id:
         raise Conflict(f"{name!r} already exists.", field="name")
 

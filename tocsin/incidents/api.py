@@ -65,6 +65,12 @@ def set_roles(key: KeyPath, body: RolesChange, user: CurrentUser, session: DbSes
     return service.set_roles(session, user, key, body)
 
 
+@router.post("/{key}/take-command", response_model=IncidentOut)
+def take_command(key: KeyPath, user: CurrentUser, session: DbSession) -> object:
+    """Takes charge of an incident without an incident manager (declared by an alert rule)."""
+    return service.take_command(session, user, key)
+
+
 @router.post("/{key}/handover", response_model=IncidentOut)
 def request_handover(
     key: KeyPath, body: HandoverRequest, user: CurrentUser, session: DbSession

@@ -27,6 +27,10 @@ class Incident(Base):
     __table_args__ = (
         Index("ix_incidents_status_number", "status", "number"),
         Index("ix_incidents_severity_number", "severity", "number"),
+        # Filtered lists walk newest first: (filter column, number) serves both the
+        # filter and the order, and still serves the foreign key alone.
+        Index("ix_incidents_service_id_number", "service_id", "number"),
+        Index("ix_incidents_incident_manager_id_number", "incident_manager_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -37,12 +41,12 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    service_id: Mapped[int | None] = mapped_column(
-        ForeignKey("services.id", ondelete="SET NULL"), index=True
-    )
-    incident_manager_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))
+    # Null only for an incident a rule declared from an alert, until a responder takes command.
+    incident_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     communications_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Null when declared by a rule from an alert rather than by a person.
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     # A handover waits here until the new incident manager accepts it.
     handover_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -62,11 +66,13 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
     service: Mapped[Service | None] = relationship(lazy="joined")
-    incident_manager: Mapped[User] = relationship(foreign_keys=[incident_manager_id], lazy="joined")
+    incident_manager: Mapped[User | None] = relationship(
+        foreign_keys=[incident_manager_id], lazy="joined"
+    )
     communications_manager: Mapped[User | None] = relationship(
         foreign_keys=[communications_manager_id], lazy="joined"
     )
-    reporter: Mapped[User] = relationship(foreign_keys=[reporter_id], lazy="joined")
+    reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id], lazy="joined")
     handover_to: Mapped[User | None] = relationship(foreign_keys=[handover_to_id], lazy="joined")
     products: Mapped[list[Product]] = relationship(
         secondary="incident_products", order_by="Product.name", lazy="selectin"

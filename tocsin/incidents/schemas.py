@@ -11,7 +11,7 @@ from tocsin.auth.schemas import UserRef
 from tocsin.catalogue.schemas import ProductRef, ServiceRef
 from tocsin.db import as_utc
 from tocsin.incidents.workflow import Severity, Status
-from tocsin.schemas import Id, Input, Output, Text, Title
+from tocsin.schemas import Id, Input, Output, SearchText, Text, Title
 
 When = Annotated[datetime, AfterValidator(as_utc)]
 Ids = Annotated[list[Id], Field(max_length=100)]
@@ -89,10 +89,10 @@ class IncidentOut(Output):
     restricted: bool
     service: ServiceRef | None
     products: list[ProductRef]
-    incident_manager: UserRef
+    incident_manager: UserRef | None
     tech_leads: list[UserRef]
     communications_manager: UserRef | None
-    reporter: UserRef
+    reporter: UserRef | None
     handover_to: UserRef | None
     resolution_summary: str
     cancel_reason: str
@@ -124,9 +124,7 @@ class IncidentFilters(Input):
     severity: list[Severity] = Field(default_factory=list, max_length=3)
     service_id: Id | None = None
     incident_manager_id: Id | None = None
-    q: Annotated[str, Field(max_length=200)] = Field(
-        default="", description="Text in key, summary or description."
-    )
+    q: SearchText = Field(default="", description="Text in key, summary or description.")
     limit: int = Field(default=50, ge=1, le=200)
     cursor: Annotated[str, Field(max_length=32)] | None = Field(
         default=None, description="next_cursor from the previous page."

@@ -11,12 +11,13 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, exists, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from tocsin.auth import service as auth
 from tocsin.auth.models import User
 from tocsin.auth.permissions import require_responder
 from tocsin.catalogue import service as catalogue
+from tocsin.catalogue.models import Service
 from tocsin.db import now
 from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tocsin.incidents import workflow
@@ -52,7 +53,7 @@ def _visible_to(actor: User) -> ColumnElement[bool]:
 def parse_key(key: str) -> int | None:
     """42 from "INC-42", "inc-42" or "42"; None when it is not a key."""
     text = key.strip().upper().removeprefix("INC-")
-    if not text.isdigit() or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
         return None
     return int(text)
 
@@ -73,7 +74,12 @@ def list_incidents(
     session: Session, actor: User, filters: IncidentFilters
 ) -> tuple[list[Incident], str | None]:
     """Newest first; returns a page and the cursor of the next one."""
-    query = select(Incident).where(_visible_to(actor))
+    # The list shows a service's name, never its team: skip that join on every page.
+    query = (
+        select(Incident)
+        .options(joinedload(Incident.service).lazyload(Service.team))
+        .where(_visible_to(actor))
+    )
     if filters.status:
         query = query.where(Incident.status.in_([s.value for s in filters.status]))
     if filters.severity:
@@ -161,10 +167,14 @@ def _act(session: Session, actor: User, key: str, doing: str) -> Incident:
     return incident
 
 
+def _manager_name(incident: Incident) -> str:
+    return incident.incident_manager.name if incident.incident_manager else "nobody yet"
+
+
 def _require_incident_manager(actor: User, incident: Incident, doing: str) -> None:
     if actor.id != incident.incident_manager_id and not actor.is_admin:
         raise Forbidden(
-            f"Only the incident manager ({incident.incident_manager.name}) or an admin can {doing}."
+            f"Only the incident manager ({_manager_name(incident)}) or an admin can {doing}."
         )
 
 
@@ -185,8 +195,13 @@ def _check_impact_order(incident: Incident) -> None:
 # ---------------------------------------------------------------- declaring and updating
 
 
-def declare_incident(session: Session, actor: User, data: IncidentCreate) -> Incident:
-    """Opens an incident with the reporter as its first incident manager."""
+def declare_incident(
+    session: Session, actor: User, data: IncidentCreate, *, commit: bool = True
+) -> Incident:
+    """Opens an incident with the reporter as its first incident manager.
+
+    `commit=False` lets a higher domain (alerts) link the incident in the same transaction.
+    """
     require_responder(actor, "declare incidents")
     declared_at = now()
     service = catalogue.service_for_input(session, data.service_id)
@@ -218,6 +233,58 @@ def declare_incident(session: Session, actor: User, data: IncidentCreate) -> Inc
         "declared",
         f"{actor.name} declared {incident.key} ({incident.severity}): {incident.summary}",
         {"severity": incident.severity, "service": service.name if service else None},
+    )
+    if commit:
+        session.commit()
+    return incident
+
+
+def declare_incident_for_alert(
+    session: Session, summary: str, severity: workflow.Severity, service_id: int, description: str
+) -> Incident:
+    """An incident a service's alert rule declares: no reporter, and no incident manager until
+    a responder takes command. Adds to the caller's transaction."""
+    declared_at = now()
+    incident = Incident(
+        number=_next_number(session),
+        summary=summary,
+        description=description,
+        severity=severity.value,
+        status=Status.OPEN.value,
+        service_id=service_id,
+        declared_at=declared_at,
+        detected_at=declared_at,
+        impact_started_at=declared_at,
+    )
+    session.add(incident)
+    session.flush()
+    _event(
+        session,
+        incident,
+        None,
+        "declared",
+        f"Declared {incident.key} ({incident.severity}) from an alert: {incident.summary}",
+        {"severity": incident.severity, "by_rule": True},
+    )
+    return incident
+
+
+def take_command(session: Session, actor: User, key: str) -> Incident:
+    """A responder takes charge of an incident that has no incident manager yet."""
+    incident = _act(session, actor, key, "take command of incidents")
+    if incident.incident_manager_id is not None:
+        raise Conflict(
+            f"{_manager_name(incident)} is the incident manager; ask them to hand over.",
+            code="has_incident_manager",
+        )
+    incident.incident_manager = actor
+    _event(
+        session,
+        incident,
+        actor,
+        "handover_accepted",
+        f"{actor.name} is now the incident manager",
+        {"incident_manager": [None, actor.name]},
     )
     session.commit()
     return incident
@@ -449,7 +516,7 @@ def request_handover(
         actor,
         "handover_requested",
         f"{actor.name} asked {target.name} to take over as incident manager{suffix}",
-        {"to": target.name, "from": incident.incident_manager.name},
+        {"to": target.name, "from": _manager_name(incident)},
     )
     session.commit()
     return incident
@@ -472,7 +539,7 @@ def accept_handover(session: Session, actor: User, key: str) -> Incident:
     incident = _act(session, actor, key, "accept a handover")
     if _pending_handover(incident).id != actor.id:
         raise Forbidden(f"The handover is addressed to {incident.handover_to.name}, not to you.")
-    previous = incident.incident_manager
+    previous = _manager_name(incident)
     incident.incident_manager = actor
     _clear_handover(incident)
     _event(
@@ -480,8 +547,8 @@ def accept_handover(session: Session, actor: User, key: str) -> Incident:
         incident,
         actor,
         "handover_accepted",
-        f"{actor.name} is now the incident manager, taking over from {previous.name}",
-        {"incident_manager": [previous.name, actor.name]},
+        f"{actor.name} is now the incident manager, taking over from {previous}",
+        {"incident_manager": [previous, actor.name]},
     )
     session.commit()
     return incident
@@ -497,7 +564,7 @@ def decline_handover(session: Session, actor: User, key: str) -> Incident:
         incident,
         actor,
         "handover_declined",
-        f"{actor.name} declined to take over; {incident.incident_manager.name} stays in charge",
+        f"{actor.name} declined to take over; {_manager_name(incident)} stays in charge",
     )
     session.commit()
     return incident

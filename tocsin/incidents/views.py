@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,6 +21,7 @@ from tocsin.incidents.schemas import (
     IncidentCreate,
     IncidentFilters,
     IncidentUpdate,
+    ParticipantAdd,
     RolesChange,
     StatusChange,
 )
@@ -35,34 +37,74 @@ from tocsin.web.templating import local_input_value, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
+# "active" in the status filter stands for both statuses someone is working in.
+ACTIVE = "active"
+ACTIVE_STATUSES = (Status.OPEN.value, Status.FIXING.value)
+
+# Quick filters above the list: one tap to what matters at 3 a.m.
+TABS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("Active", {"status": ACTIVE}),
+    ("Mine", {"status": ACTIVE, "mine": "1"}),
+    ("Resolved", {"status": Status.RESOLVED.value}),
+    ("All", {}),
+)
+
+# The move that carries an active incident forward is the prominent button. Closing
+# is not: it comes later, after the follow-up, and it is final.
+FORWARD = {(Status.OPEN, Status.FIXING), (Status.FIXING, Status.RESOLVED)}
+
 
 def _page_of(key: str) -> str:
     return f"/incidents/{key}"
 
 
+def _statuses(values: list[str]) -> list[str]:
+    chosen: list[str] = []
+    for value in values:
+        for status in ACTIVE_STATUSES if value == ACTIVE else (value,):
+            if status not in chosen:
+                chosen.append(status)
+    return chosen
+
+
 @router.get("/incidents", response_class=HTMLResponse)
 def list_page(request: Request, user: CurrentUser, session: DbSession) -> Response:
     params = request.query_params
+    raw_status = [s for s in params.getlist("status") if s]
     values: dict[str, Any] = {
-        "status": [s for s in params.getlist("status") if s],
+        "status": _statuses(raw_status),
         "severity": [s for s in params.getlist("severity") if s],
         "service_id": params.get("service_id") or None,
         "q": params.get("q", ""),
         "cursor": params.get("cursor") or None,
     }
-    if params.get("mine"):
+    mine = bool(params.get("mine"))
+    if mine:
         values["incident_manager_id"] = user.id
     filters = parse(IncidentFilters, values)
     incidents, next_cursor = service.list_incidents(session, user, filters)
     query = request.url.include_query_params(cursor=next_cursor).query if next_cursor else ""
+    chosen = {k: v for k, v in params.multi_items() if k != "cursor" and v}
+    tabs = [
+        {
+            "label": label,
+            "url": "/incidents" + (f"?{urlencode(wanted)}" if wanted else ""),
+            "current": chosen == wanted,
+        }
+        for label, wanted in TABS
+    ]
     context = {
         "incidents": incidents,
         "filters": filters,
-        "mine": bool(params.get("mine")),
+        "status_value": raw_status[0] if len(raw_status) == 1 else "",
+        "mine": mine,
+        "tabs": tabs,
+        "filtered": bool(chosen),
         "next_url": f"/incidents?{query}" if next_cursor else None,
         "services": catalogue.list_services(session),
         "statuses": list(Status),
         "severities": list(Severity),
+        "can_declare": has_role(user, Role.RESPONDER),
     }
     return render(request, "incidents/list.html", context)
 
@@ -96,7 +138,7 @@ def declare(request: Request, form: FormBody, user: CurrentUser, session: DbSess
     try:
         incident = service.declare_incident(session, user, parse(IncidentCreate, values))
     except TocsinError as refused:
-        session.rollback()
+        session.rollback()  # ends the refused transaction (and its write lock) before re-reading
         context = _declare_context(session, form=values, error=refused)
         return render(request, "incidents/new.html", context, status_code=refused.status_code)
     return redirect(
@@ -109,19 +151,30 @@ def incident_page(
     key: KeyPath, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
     incident = service.get_incident(session, user, key)
+    can_act = has_role(user, Role.RESPONDER)
     current = Status(incident.status)
     transitions = [
-        {"to": t, "label": action_label(current, t), "needs": explanation_needed(t)}
-        for t in incident.allowed_transitions
+        {
+            "to": target,
+            "label": action_label(current, target),
+            "needs": explanation_needed(target),
+            "style": "primary"
+            if (current, target) in FORWARD
+            else ("danger" if target is Status.CANCELLED else ""),
+        }
+        for target in incident.allowed_transitions
     ]
+    starred_only = request.query_params.get("starred") == "1"
+    responders = [u for u in auth.list_users(session) if u.role != Role.VIEWER.value]
     context = {
         "incident": incident,
-        "timeline": service.timeline_of(session, user, key),
+        "timeline": service.timeline_of(session, user, key, starred_only=starred_only),
+        "starred_only": starred_only,
         "participants": service.participants(session, user, key),
-        "transitions": transitions if has_role(user, Role.RESPONDER) else [],
-        "can_act": has_role(user, Role.RESPONDER),
-        "is_manager": user.id == incident.incident_manager_id or user.is_admin,
-        "users": [u for u in auth.list_users(session) if u.role != Role.VIEWER.value],
+        "transitions": transitions if can_act else [],
+        "can_act": can_act,
+        "is_manager": can_act and (user.id == incident.incident_manager_id or user.is_admin),
+        "users": responders,
         "all_users": auth.list_users(session),
         "services": catalogue.list_services(session),
         "products": catalogue.list_products(session),
@@ -160,7 +213,9 @@ def change_status(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSe
 
 
 @router.post("/incidents/{key}/edit")
-def edit(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+def edit(
+    key: KeyPath, request: Request, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
     def act(form: FormData) -> str:
         values: dict[str, Any] = {
             "summary": text(form, "summary"),
@@ -168,9 +223,14 @@ def edit(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) ->
             "severity": text(form, "severity"),
             "service_id": optional_id(form, "service_id"),
             "product_ids": ids(form, "product_ids"),
-            "impact_started_at": local_datetime(form, "impact_started_at", user.time_zone),
-            "detected_at": local_datetime(form, "detected_at", user.time_zone),
         }
+        # The inputs show minutes only: send a time only when someone changed it, so
+        # saving the summary does not "correct" the impact start by its seconds.
+        incident = service.get_incident(session, user, key)
+        for name in ("impact_started_at", "detected_at"):
+            shown = local_input_value(request, getattr(incident, name))
+            if text(form, name).strip() not in ("", shown):
+                values[name] = local_datetime(form, name, user.time_zone)
         if "restricted_present" in form:
             values["restricted"] = text(form, "restricted") == "on"
         service.update_incident(session, user, key, parse(IncidentUpdate, values))
@@ -208,6 +268,15 @@ def request_handover(
         return (
             f"Asked {incident.handover_to.name} to take over. You stay in charge until they accept."
         )
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/take-command")
+def take_command(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+    def act(_form: FormData) -> str:
+        service.take_command(session, user, key)
+        return "You are now the incident manager."
 
     return _act(key, form, act)
 
@@ -250,13 +319,9 @@ def add_participant(
     key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession
 ) -> Response:
     def act(form: FormData) -> str:
-        chosen = optional_id(form, "user_id")
-        added: User = (
-            auth.get_user(session, int(chosen)) if chosen and str(chosen).isdigit() else None
-        )
-        if added is None:
-            return "Pick someone to add."
-        service.add_participant(session, user, key, added.id)
+        chosen = parse(ParticipantAdd, {"user_id": optional_id(form, "user_id")})
+        service.add_participant(session, user, key, chosen.user_id)
+        added: User = auth.get_user(session, chosen.user_id)
         return f"{added.name} is now a participant."
 
     return _act(key, form, act)
@@ -265,10 +330,9 @@ def add_participant(
 @router.post("/incidents/{key}/notes")
 def add_note(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
     def act(form: FormData) -> str:
-        service.add_note(
-            session, user, key, text(form, "text")[:20_000], text(form, "starred") == "on"
-        )
-        return "Note added."
+        starred = text(form, "starred") == "on"
+        service.add_note(session, user, key, text(form, "text")[:20_000], starred)
+        return "Note added, starred as important." if starred else "Note added."
 
     return _act(key, form, act)
 

@@ -3,7 +3,7 @@
 from typing import Any
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import JSON, pool
 
 from tocsin.db import UTCDateTime, make_engine
 from tocsin.tables import metadata
@@ -16,6 +16,9 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     """Migrations name plain SQLAlchemy types, so they never depend on tocsin's own code."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, JSON):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return 'sa.JSON().with_variant(postgresql.JSONB(), "postgresql")'
     return False
 
 

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocsin.errors import TocsinError, Unauthenticated, error_body
@@ -47,11 +48,17 @@ def validation_error(exc: RequestValidationError) -> tuple[int, dict[str, Any]]:
     kind = first.get("type", "")
     if kind == "json_invalid":
         return 400, error_body("invalid_json", "The request body is not valid JSON.")
-    field = _field(first.get("loc", ()))
+    loc = tuple(first.get("loc", ()))
+    if loc == ("body",) and isinstance(exc.body, bytes | bytearray):
+        # FastAPI parses a body as JSON only when its Content-Type says so.
+        return 415, error_body(
+            "unsupported_media_type", "Send the body as JSON, with Content-Type: application/json."
+        )
+    field = _field(loc)
     if kind == "extra_forbidden":
         return 422, error_body("unknown_field", f"Unknown field {field!r}.", field)
     if kind == "missing":
-        return 422, error_body("missing", f"{field or 'A value'} is required.", field)
+        return 422, error_body("missing", f"{field or 'A JSON body'} is required.", field)
     message = str(first.get("msg", "Invalid value.")).removeprefix("Value error, ")
     if field:
         message = f"{field}: {message}"
@@ -92,6 +99,16 @@ def install_error_handlers(app: FastAPI, render_error_page: Any) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+    @app.exception_handler(IntegrityError)
+    async def _constraint(request: Request, exc: IntegrityError) -> Response:
+        # The services check uniqueness and references before writing, but a concurrent request
+        # can win the race between check and write. The transaction was rolled back.
+        log.info("constraint refused %s %s: %s", request.method, request.url.path, exc.orig)
+        body = error_body(
+            "conflict", "This conflicts with what is already stored (a name in use?); retry."
+        )
+        return respond(request, 409, body)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

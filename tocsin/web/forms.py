@@ -8,11 +8,27 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
 from tocsin.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
+
+# How a form field is named to the person who filled it in.
+FIELD_NAMES = {
+    "summary": "Summary",
+    "severity": "Severity",
+    "description": "Description",
+    "service_id": "Faulty service",
+    "product_ids": "Affected products",
+    "resolution_summary": "What resolved it",
+    "reason": "The reason",
+    "to_user_id": "The new incident manager",
+    "user_id": "The person",
+    "impact_started_at": "Impact start",
+    "detected_at": "Detection time",
+}
 
 
 async def read_form(request: Request) -> FormData:
@@ -24,6 +40,22 @@ async def read_form(request: Request) -> FormData:
 FormBody = Annotated[FormData, Depends(read_form)]
 
 
+def _message(field: str | None, error: ErrorDetails) -> str:
+    """Pydantic's wording, said the way a form would say it."""
+    name = (field or "value").split(".", 1)[0]  # "product_ids.0" is still the products field
+    label = FIELD_NAMES.get(name, name.replace("_", " ").capitalize())
+    kind = error["type"]
+    context = error.get("ctx") or {}
+    if kind == "missing" or (kind == "string_too_short" and context.get("min_length") == 1):
+        return f"{label} is required."
+    if kind == "string_too_long":
+        return f"{label} is too long: at most {context.get('max_length')} characters."
+    if kind == "enum":
+        return f"{label}: choose {context.get('expected', 'one of the options')}."
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{label}: {message}"
+
+
 def parse(model: type[M], values: dict[str, Any]) -> M:
     """Validates form values; the first problem becomes an InvalidInput naming its field."""
     try:
@@ -31,15 +63,13 @@ def parse(model: type[M], values: dict[str, Any]) -> M:
     except ValidationError as invalid:
         first = invalid.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InvalidInput(
-            f"{(field or 'value').replace('_', ' ')}: {message}", field=field
-        ) from None
+        raise InvalidInput(_message(field, first), field=field) from None
 
 
 def text(form: FormData, name: str) -> str:
+    """A text value; browsers send textarea line breaks as CRLF, stored as LF."""
     value = form.get(name)
-    return value if isinstance(value, str) else ""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else ""
 
 
 def optional_id(form: FormData, name: str) -> int | str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tocsin.errors import error_body
@@ -57,7 +58,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         try:
@@ -82,5 +83,8 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """An HTTP error, so FastAPI passes it on while reading a body instead of making it a 400."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body is over {max_bytes} bytes.")

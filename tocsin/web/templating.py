@@ -20,8 +20,9 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, se
 from tocsin.db import now
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = ("auth", "catalogue", "incidents")
+DOMAINS = ("auth", "catalogue", "incidents", "alerts")
 FLASH_COOKIE = "tocsin_flash"
+FLASH_KINDS = frozenset({"ok", "error", "info"})
 
 
 def _loader() -> ChoiceLoader:
@@ -38,10 +39,13 @@ def _zone(request: Request) -> ZoneInfo:
 
 
 def duration(delta: timedelta) -> str:
-    """'3d 4h', '2h 05m', '7m', 'just now': short enough for a phone."""
+    """'3d 4h', '2h 05m', '7m', '<1m': short enough for a phone.
+
+    tocsin.js redraws `data-since` durations with the same rules, so keep them in step.
+    """
     seconds = int(delta.total_seconds())
     if seconds < 60:
-        return "just now" if seconds >= 0 else "in the future"
+        return "<1m" if seconds >= 0 else "in the future"
     minutes, hours, days = seconds // 60 % 60, seconds // 3600 % 24, seconds // 86400
     if days:
         return f"{days}d {hours}h"
@@ -50,10 +54,22 @@ def duration(delta: timedelta) -> str:
     return f"{minutes}m"
 
 
+def ago(value: datetime | None) -> str:
+    """'just now', '7m ago', '2h 05m ago'."""
+    if value is None:
+        return ""
+    delta = now() - value
+    if delta < timedelta(minutes=1):
+        return "just now"
+    return f"{duration(delta)} ago"
+
+
 def build_environment() -> Environment:
     env = Environment(loader=_loader(), autoescape=select_autoescape(["html"]))
     env.filters["since"] = lambda value: duration(now() - value) if value else ""
+    env.filters["ago"] = ago
     env.filters["duration"] = duration
+    env.filters["iso"] = lambda value: value.isoformat() if value else ""
     env.filters["urlencode_path"] = lambda value: quote(str(value), safe="")
     return env
 
@@ -72,26 +88,37 @@ def local_input_value(request: Request, value: datetime | None) -> str:
     return local_time(request, value, "%Y-%m-%dT%H:%M") if value else ""
 
 
+def read_flash(request: Request) -> tuple[str, str] | None:
+    """The one-time message set by `redirect`, as (kind, text)."""
+    raw = unquote(request.cookies.get(FLASH_COOKIE, ""))
+    if not raw:
+        return None
+    kind, separator, message = raw.partition("|")
+    if not separator:
+        kind, message = "info", raw
+    return (kind if kind in FLASH_KINDS else "info", message)
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     page = {
         "user": getattr(request.state, "user", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
-        "flash": unquote(request.cookies.get(FLASH_COOKIE, "")),
+        "flash": read_flash(request),
         "local_time": lambda value, fmt="%Y-%m-%d %H:%M %Z": local_time(request, value, fmt),
         "now": now(),
         "path": request.url.path,
     }
     page.update(context or {})
     response = templates.TemplateResponse(request, name, page, status_code=status_code)
-    if page["flash"]:
+    if FLASH_COOKIE in request.cookies:
         response.delete_cookie(FLASH_COOKIE)
     return response
 
 
 def redirect(url: str, flash: str = "") -> RedirectResponse:
-    """Post/redirect/get, carrying a one-time message to the next page."""
+    """Post/redirect/get, carrying a one-time message ("ok|...", "error|...") to the next page."""
     response = RedirectResponse(url, status_code=303)
     if flash:
         response.set_cookie(FLASH_COOKIE, quote(flash), max_age=60, httponly=True, samesite="lax")

@@ -195,7 +195,7 @@ def upgrade() -> None:
         sa.Column(
             "incident_manager_id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            nullable=True,
         ),
         sa.Column(
             "communications_manager_id",
@@ -203,7 +203,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column(
-            "reporter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+            "reporter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
             "handover_to_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True

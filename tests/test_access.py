@@ -1,0 +1,470 @@
+"""Sweeps over every route the app serves: nothing without a login, nothing changed by a viewer.
+
+The routes are read from the running app, not listed by hand, so a route added
+later is swept too; a route that should be open must be added to an allow-list
+here, where a reviewer sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from starlette.routing import Mount, WebSocketRoute
+from starlette.testclient import WebSocketDenialResponse
+from starlette.websockets import WebSocketDisconnect
+
+from tests.conftest import assert_error, browser_login
+from tocsin.auth.models import Role
+from tocsin.tables import metadata
+
+# Open without a login: the login form, probes for load balancers, static files.
+ANONYMOUS_ROUTES = {
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+}
+ANONYMOUS_MOUNTS = {"/static", "/docs/assets"}
+# Routes that answer nothing but a redirect to a page that itself needs a login (none now:
+# "/" asks for a login itself).
+REDIRECT_ONLY: dict[tuple[str, str], str] = {}
+# The contracts with other people's tools (DESIGN.md): monitoring authenticates with an
+# integration key, never a login. With a made-up key they must refuse and write nothing.
+KEYED_ROUTES = {
+    ("POST", "/v2/enqueue"),
+    ("POST", "/integrations/alertmanager/{token}"),
+    ("POST", "/integrations/webhook/{token}"),
+    ("GET", "/heartbeats/{token}"),
+    ("POST", "/heartbeats/{token}"),
+}
+MADE_UP_KEY = "tik_0123456789abcdef_made-up-secret"
+# A well-formed event, so that only the key is wrong where the format allows it.
+EVENT = {
+    "routing_key": MADE_UP_KEY,
+    "event_action": "trigger",
+    "payload": {"summary": "Disk full on db-1", "source": "db-1", "severity": "critical"},
+}
+
+BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+SCRIPT = {"accept": "application/json"}
+
+
+@dataclass(frozen=True)
+class Served:
+    kind: str  # "http", "mount" or "websocket"
+    path: str
+    methods: frozenset[str] = frozenset()
+
+
+def served_routes(app: FastAPI) -> list[Served]:
+    """Every route the app answers, with its full path (routers included with a prefix too)."""
+    found: list[Served] = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, Mount):
+            found.append(Served("mount", context.path))
+        elif isinstance(route, WebSocketRoute):
+            found.append(Served("websocket", context.path))
+        elif context.methods:
+            found.append(Served("http", context.path, frozenset(context.methods)))
+        else:  # something this sweep does not know how to try: make someone look
+            found.append(Served("unknown", str(context.path or route)))
+    return found
+
+
+def swept_methods(route: Served) -> list[str]:
+    """HEAD is answered by the GET handler, so trying GET covers it."""
+    methods = set(route.methods)
+    if "GET" in methods:
+        methods.discard("HEAD")
+    return sorted(methods)
+
+
+def http_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
+    for route in served_routes(app):
+        if route.kind == "http":
+            for method in swept_methods(route):
+                yield method, route.path
+
+
+def concrete(path: str, values: dict[str, Any] | None = None) -> str:
+    """The path with its parameters filled in: real ids when given, else placeholders."""
+    values = values or {}
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in values:
+            return str(values[name])
+        return "INC-1" if name == "key" else "1"
+
+    return re.sub(r"\{(\w+)(?::\w+)?\}", fill, path)
+
+
+def is_api(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def _login_redirect(response) -> bool:
+    return response.status_code == 303 and response.headers.get("location", "").startswith("/login")
+
+
+def _unauthenticated_json(response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return response.status_code == 401 and body.get("error", {}).get("code") == "unauthenticated"
+
+
+def anonymous_problems(app: FastAPI, cookies: dict[str, str] | None = None) -> list[str]:
+    """Every route that answers something other than 'log in first', described."""
+    problems: list[str] = []
+    # closing(), not `with TestClient`: that would run the app's lifespan once more.
+    client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    with closing(client) as anonymous:
+        for name, value in (cookies or {}).items():
+            anonymous.cookies.set(name, value)
+        swept: set[tuple[str, str]] = set()
+        for route in served_routes(app):
+            if route.kind == "mount":
+                if route.path not in ANONYMOUS_MOUNTS:
+                    response = anonymous.get(f"{route.path}/anything", headers=BROWSER)
+                    if not _login_redirect(response):
+                        problems.append(f"mount {route.path}: {response.status_code}")
+                continue
+            if route.kind == "websocket":
+                problems.extend(_websocket_problem(anonymous, route.path))
+                continue
+            if route.kind == "unknown":
+                problems.append(f"cannot sweep {route.path}: teach tests/test_access.py how")
+                continue
+            for method in swept_methods(route):
+                if (method, route.path) in ANONYMOUS_ROUTES:
+                    continue
+                swept.add((method, route.path))
+                problems.extend(_http_problems(anonymous, method, route.path))
+        for (method, path), target in REDIRECT_ONLY.items():
+            if (method, target) not in swept:
+                problems.append(f"{method} {path} redirects to {target}, which was not swept")
+    return problems
+
+
+def _http_problems(client: TestClient, method: str, path: str) -> list[str]:
+    url = concrete(path)
+    if (method, path) in KEYED_ROUTES:
+        url = concrete(path, {"token": MADE_UP_KEY})
+        response = client.request(method, url, json=EVENT if method != "GET" else None)
+        if 400 <= response.status_code < 500:
+            return []
+        return [f"{method} {path} with a made-up key: {response.status_code}"]
+    if (method, path) in REDIRECT_ONLY:
+        response = client.request(method, url, headers=BROWSER)
+        if (
+            response.status_code == 303
+            and response.headers["location"] == REDIRECT_ONLY[(method, path)]
+        ):
+            return []
+        return [f"{method} {path}: {response.status_code}, not the redirect it is allowed"]
+    problems = []
+    as_script = client.request(method, url, headers=SCRIPT)
+    if method == "HEAD" and as_script.status_code in (401, 303):
+        return []  # no body to read the error from
+    if not _unauthenticated_json(as_script):
+        problems.append(f"{method} {path} (script): {as_script.status_code}")
+    if not is_api(path):
+        as_browser = client.request(method, url, headers=BROWSER)
+        if not _login_redirect(as_browser):
+            problems.append(f"{method} {path} (browser): {as_browser.status_code}")
+    return problems
+
+
+def _websocket_problem(client: TestClient, path: str) -> list[str]:
+    try:
+        with client.websocket_connect(concrete(path)):
+            return [f"websocket {path} accepted an anonymous connection"]
+    except WebSocketDisconnect:
+        return []
+    except WebSocketDenialResponse as denied:
+        return [] if denied.status_code in (401, 403) else [f"websocket {path}: {denied}"]
+
+
+def snapshot(db) -> dict[str, list[str]]:
+    """Every row of every table, to prove that nothing was written.
+
+    An API token's last_used_at is bookkeeping of the read itself and is left out.
+    """
+    state: dict[str, list[str]] = {}
+    with db.engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            columns = [
+                c for c in table.columns if (table.name, c.name) != ("api_tokens", "last_used_at")
+            ]
+            rows = connection.execute(select(*columns)).all()
+            state[table.name] = sorted(repr(tuple(row)) for row in rows)
+    return state
+
+
+# ---------------------------------------------------------------- the sweep finds every route
+
+
+def test_the_sweep_sees_every_route_the_app_serves(app):
+    routes = set(http_routes(app))
+    paths = {path for _method, path in routes}
+    documented = app.openapi()["paths"]
+    for path, operations in documented.items():
+        for method in operations:
+            assert (method.upper(), path) in routes, f"{method} {path} is served but not swept"
+    # Pages are left out of the schema; the sweep must still see them.
+    assert {"/login", "/incidents", "/incidents/{key}", "/settings", "/admin/audit"} <= paths
+    assert {"/docs", "/openapi.json"} <= paths
+    assert {"/api/v1/incidents", "/api/v1/users", "/api/v1/tokens", "/api/v1/audit"} <= paths
+    # The allow-lists name only things that exist, so they cannot silently go stale.
+    assert routes >= ANONYMOUS_ROUTES | set(REDIRECT_ONLY)
+    mounts = {r.path for r in served_routes(app) if r.kind == "mount"}
+    assert mounts >= ANONYMOUS_MOUNTS
+
+
+# ---------------------------------------------------------------- everything needs a login
+
+
+def test_every_route_needs_a_login(app, db):
+    before = snapshot(db)
+    assert anonymous_problems(app) == []
+    assert snapshot(db) == before
+
+
+def test_a_forged_session_cookie_is_no_login(app):
+    forged = {"tocsin_session": "tss_0123456789abcdef_forged-secret"}
+    assert anonymous_problems(app, forged) == []
+
+
+def test_a_logged_out_session_cookie_is_no_login(app, browser_login_as, responder):
+    browser, csrf = browser_login_as(responder)
+    cookie = browser.cookies["tocsin_session"]
+    browser.post("/logout", data={"csrf_token": csrf})
+    assert anonymous_problems(app, {"tocsin_session": cookie}) == []
+
+
+def test_the_open_routes_answer_without_a_login(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/login").status_code == 200
+    assert client.get("/static/tocsin.css").status_code == 200
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_the_api_documentation_is_there_after_login(api_as, browser_login_as, viewer):
+    schema = api_as(viewer).get("/openapi.json")
+    assert schema.status_code == 200 and "/api/v1/incidents" in schema.json()["paths"]
+    browser, _csrf = browser_login_as(viewer)
+    docs = browser.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+def test_the_sweep_catches_a_route_added_without_a_login(app):
+    """Guards the guard: if the sweep went blind, the tests above would pass vacuously."""
+
+    @app.get("/leaky-page")
+    def leaky_page() -> dict[str, str]:
+        return {"secret": "yes"}
+
+    @app.post("/api/v1/leaky-write")
+    def leaky_write() -> dict[str, str]:
+        return {"written": "yes"}
+
+    nested = APIRouter()
+
+    @nested.delete("/things/{thing_id}")
+    def leaky_delete(thing_id: int) -> dict[str, int]:
+        return {"deleted": thing_id}
+
+    app.include_router(nested, prefix="/api/v1/nested")
+    app.mount("/leaky-files", FastAPI())
+
+    @app.websocket("/leaky-socket")
+    async def leaky_socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.close()
+
+    problems = "\n".join(anonymous_problems(app))
+    assert "GET /leaky-page" in problems
+    assert "POST /api/v1/leaky-write" in problems
+    assert "DELETE /api/v1/nested/things/{thing_id}" in problems
+    assert "mount /leaky-files" in problems
+    assert "websocket /leaky-socket" in problems
+    assert len(problems.splitlines()) == 6  # the page fails as a script and as a browser
+
+
+# ---------------------------------------------------------------- a viewer changes nothing
+
+
+@pytest.fixture
+def browser_login_as(app):
+    opened: list[TestClient] = []
+
+    def login(user) -> tuple[TestClient, str]:
+        browser = TestClient(app, follow_redirects=False)
+        opened.append(browser)
+        return browser, browser_login(browser, user)
+
+    yield login
+    for browser in opened:
+        browser.close()
+
+
+@pytest.fixture
+def world(api_as, admin, responder, viewer, make_user) -> dict[str, Any]:
+    """One of everything, so each route is tried on something that exists."""
+    ada, rita = api_as(admin), api_as(responder)
+    colleague = make_user(Role.RESPONDER, name="Cole Colleague")
+    team = ada.post("/api/v1/teams", json={"name": "Payments", "member_ids": [responder.id]}).json()
+    service = ada.post("/api/v1/services", json={"name": "checkout", "team_id": team["id"]})
+    product = ada.post("/api/v1/products", json={"name": "Web shop"}).json()
+    incident = rita.post(
+        "/api/v1/incidents",
+        json={"summary": "Checkout fails", "severity": "SEV2", "service_id": service.json()["id"]},
+    ).json()
+    note = rita.post(f"/api/v1/incidents/{incident['key']}/notes", json={"text": "CPU at 100%"})
+    rita.post(f"/api/v1/incidents/{incident['key']}/handover", json={"to_user_id": colleague.id})
+    token = ada.post("/api/v1/tokens", json={"name": "ada's script"}).json()
+    return {
+        "key": incident["key"],
+        "team_id": team["id"],
+        "service_id": service.json()["id"],
+        "product_id": product["id"],
+        "event_id": note.json()["id"],
+        "token_id": token["id"],  # someone else's
+        "user_id": responder.id,  # someone else, and a team member
+        "viewer_id": viewer.id,
+        "colleague_id": colleague.id,
+    }
+
+
+def api_attempts(world: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    """What a viewer might try on each API route: a body that would work for an admin."""
+    return {
+        ("PATCH", "/api/v1/me"): {"role": "admin"},
+        ("POST", "/api/v1/users"): {
+            "email": "mole@example.com",
+            "name": "Mole",
+            "role": "admin",
+            "password": "mole-password-1",
+        },
+        ("PATCH", "/api/v1/users/{user_id}"): {"role": "viewer"},
+        ("POST", "/api/v1/teams"): {"name": "Viewers"},
+        ("PATCH", "/api/v1/teams/{team_id}"): {"name": "Renamed"},
+        ("POST", "/api/v1/teams/{team_id}/members"): {"user_id": world["viewer_id"]},
+        ("POST", "/api/v1/services"): {"name": "viewer-service"},
+        ("PATCH", "/api/v1/services/{service_id}"): {"description": "changed"},
+        ("POST", "/api/v1/products"): {"name": "Viewer product"},
+        ("PATCH", "/api/v1/products/{product_id}"): {"name": "Renamed"},
+        ("POST", "/api/v1/incidents"): {"summary": "Viewer incident", "severity": "SEV3"},
+        ("PATCH", "/api/v1/incidents/{key}"): {"summary": "Changed by a viewer"},
+        ("POST", "/api/v1/incidents/{key}/status"): {"status": "fixing"},
+        ("PUT", "/api/v1/incidents/{key}/roles"): {"tech_lead_ids": [world["colleague_id"]]},
+        ("POST", "/api/v1/incidents/{key}/handover"): {"to_user_id": world["colleague_id"]},
+        ("POST", "/api/v1/incidents/{key}/participants"): {"user_id": world["viewer_id"]},
+        ("POST", "/api/v1/incidents/{key}/notes"): {"text": "A viewer was here"},
+        ("PUT", "/api/v1/incidents/{key}/timeline/{event_id}/star"): {"starred": True},
+    }
+
+
+# A viewer's own key to read with; the token it makes carries the viewer's rights, no more.
+VIEWER_MAY = {("POST", "/api/v1/tokens")}
+
+
+def test_a_viewer_can_change_nothing_through_the_api(app, api_as, viewer, world, db):
+    as_viewer = api_as(viewer)
+    attempts = api_attempts(world)
+    before = snapshot(db)
+    tried = []
+    for method, path in http_routes(app):
+        if not path.startswith("/api/v1/") or method == "GET" or (method, path) in VIEWER_MAY:
+            continue
+        body = attempts.get((method, path), {})
+        response = as_viewer.request(method, concrete(path, world), json=body)
+        tried.append(f"{method} {path}")
+        assert not response.is_success, f"{method} {path} let a viewer through: {response.text}"
+        if (method, path) in attempts:
+            assert response.status_code in (403, 404), f"{method} {path}: {response.text}"
+        else:  # a route added later, tried with an empty body
+            assert response.status_code in (403, 404, 422), f"{method} {path}: {response.text}"
+        assert_error(response, response.status_code)
+    assert snapshot(db) == before
+    assert len(tried) >= 25 and "DELETE /api/v1/teams/{team_id}" in tried
+
+
+def test_a_viewer_keeps_their_own_profile_and_tokens_but_gains_nothing(api_as, viewer, world):
+    as_viewer = api_as(viewer)
+    renamed = as_viewer.patch("/api/v1/me", json={"name": "Vic V.", "time_zone": "Europe/Oslo"})
+    assert renamed.status_code == 200 and renamed.json()["role"] == "viewer"
+
+    made = as_viewer.post("/api/v1/tokens", json={"name": "dashboard"})
+    assert made.status_code == 201
+    token = {"Authorization": f"Bearer {made.json()['token']}"}
+    with closing(TestClient(as_viewer.app, headers=token)) as dashboard:
+        assert dashboard.get("/api/v1/me").json()["role"] == "viewer"
+        declare = {"summary": "x", "severity": "SEV3"}
+        assert_error(dashboard.post("/api/v1/incidents", json=declare), 403)
+    assert as_viewer.delete(f"/api/v1/tokens/{made.json()['id']}").status_code == 200
+    assert_error(as_viewer.delete(f"/api/v1/tokens/{world['token_id']}"), 404)
+
+
+def form_attempts(world: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """What a viewer might submit on each page's forms."""
+    return {
+        ("POST", "/teams"): {"name": "Viewers"},
+        ("POST", "/teams/{team_id}/members"): {"user_id": world["viewer_id"]},
+        ("POST", "/admin/users"): {"email": "mole@example.com", "name": "Mole", "role": "admin"},
+        ("POST", "/admin/users/{user_id}"): {"role": "viewer"},
+        ("POST", "/services"): {"name": "viewer-service"},
+        ("POST", "/services/{service_id}"): {"name": "renamed", "description": "changed"},
+        ("POST", "/products"): {"name": "Viewer product"},
+        ("POST", "/incidents/new"): {"summary": "Viewer incident", "severity": "SEV3"},
+        ("POST", "/incidents/{key}/status"): {"status": "fixing"},
+        ("POST", "/incidents/{key}/edit"): {"summary": "Changed by a viewer", "severity": "SEV1"},
+        ("POST", "/incidents/{key}/roles"): {"tech_lead_ids": world["colleague_id"]},
+        ("POST", "/incidents/{key}/handover"): {"to_user_id": world["colleague_id"]},
+        ("POST", "/incidents/{key}/participants"): {"user_id": world["viewer_id"]},
+        ("POST", "/incidents/{key}/notes"): {"text": "A viewer was here"},
+        ("POST", "/incidents/{key}/timeline/{event_id}/star"): {"starred": "on"},
+    }
+
+
+# Your own session and settings; proven to stay your own in test_auth.py.
+VIEWER_MAY_SUBMIT = {
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("POST", "/settings/profile"),
+    ("POST", "/settings/tokens"),
+    ("POST", "/settings/tokens/{token_id}/revoke"),
+}
+
+
+def test_a_viewer_can_change_nothing_through_the_pages(app, browser_login_as, viewer, world, db):
+    browser, csrf = browser_login_as(viewer)
+    attempts = form_attempts(world)
+    before = snapshot(db)
+    tried = 0
+    for method, path in http_routes(app):
+        if is_api(path) or method == "GET" or (method, path) in VIEWER_MAY_SUBMIT:
+            continue
+        form = {**attempts.get((method, path), {}), "csrf_token": csrf}
+        response = browser.request(method, concrete(path, world), data=form, headers=BROWSER)
+        tried += 1
+        assert not response.is_success, f"{method} {path} answered {response.status_code}"
+        # A refusal is a 4xx page or a redirect back with the reason, never a lost login.
+        assert not _login_redirect(response), f"{method} {path} logged the viewer out"
+        assert snapshot(db) == before, f"{method} {path} changed something for a viewer"
+    assert tried >= 15
+    # ...and the viewer is still logged in: the refusals were not a lost session.
+    assert browser.get("/api/v1/me").json()["role"] == "viewer"

@@ -1,0 +1,210 @@
+"""Alerts arriving through PagerDuty Events v2, Alertmanager webhooks, generic webhooks and
+heartbeats: stored before the answer, deduplicated, and never half-written."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from tests.alerting import make_integration, run_engine
+from tests.conftest import assert_error
+from tests.live_server import live_server  # noqa: F401  (fixture)
+from tocsin.alerts.models import Alert
+from tocsin.timeline.models import TimelineEvent
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+@pytest.fixture
+def ada(api_as, admin):
+    return api_as(admin)
+
+
+def count_alerts(db) -> int:
+    with db.begin() as session:
+        return session.scalar(select(func.count()).select_from(Alert))
+
+
+def event(key: str, action: str = "trigger", dedup_key: str | None = "disk-db-1", **payload):
+    body = {"routing_key": key, "event_action": action}
+    if dedup_key is not None:
+        body["dedup_key"] = dedup_key
+    if action == "trigger":
+        body["payload"] = {
+            "summary": "Disk 95% full on db-1",
+            "source": "db-1",
+            "severity": "critical",
+            **payload,
+        }
+    return body
+
+
+def test_pagerduty_trigger_acknowledge_resolve(client, ada, db):
+    key = make_integration(ada, "pagerduty")["key"]
+    accepted = client.post("/v2/enqueue", json=event(key))
+    assert accepted.status_code == 202
+    assert accepted.json() == {
+        "status": "success",
+        "message": "Event processed",
+        "dedup_key": "disk-db-1",
+    }
+    alerts = ada.get("/api/v1/alerts").json()["items"]
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert (alert["status"], alert["severity"], alert["title"]) == (
+        "triggered",
+        "critical",
+        "Disk 95% full on db-1",
+    )
+
+    # The same event again counts up; it never makes a second alert.
+    client.post("/v2/enqueue", json=event(key))
+    again = ada.get(f"/api/v1/alerts/{alert['id']}").json()
+    assert again["count"] == 2 and count_alerts(db) == 1
+
+    assert client.post("/v2/enqueue", json=event(key, "acknowledge")).status_code == 202
+    assert ada.get(f"/api/v1/alerts/{alert['id']}").json()["status"] == "acknowledged"
+    assert client.post("/v2/enqueue", json=event(key, "resolve")).status_code == 202
+    resolved = ada.get(f"/api/v1/alerts/{alert['id']}").json()
+    assert resolved["status"] == "resolved" and resolved["resolved_at"]
+    kinds = [e["kind"] for e in ada.get(f"/api/v1/alerts/{alert['id']}/timeline").json()]
+    assert kinds == ["resolved", "acknowledged", "triggered"]
+
+    # After resolve, the same dedup key opens a new alert.
+    client.post("/v2/enqueue", json=event(key))
+    assert count_alerts(db) == 2
+
+
+def test_pagerduty_generates_the_dedup_key_when_absent(client, ada):
+    key = make_integration(ada, "pagerduty")["key"]
+    answer = client.post("/v2/enqueue", json=event(key, dedup_key=None)).json()
+    generated = answer["dedup_key"]
+    assert len(generated) == 32
+    client.post("/v2/enqueue", json=event(key, "resolve", dedup_key=generated))
+    assert ada.get("/api/v1/alerts").json()["items"][0]["status"] == "resolved"
+
+
+def test_acknowledge_or_resolve_without_an_open_alert_changes_nothing(client, ada, db):
+    key = make_integration(ada, "pagerduty")["key"]
+    assert (
+        client.post("/v2/enqueue", json=event(key, "resolve", dedup_key="never-seen")).status_code
+        == 202
+    )
+    assert count_alerts(db) == 0
+
+
+def test_pagerduty_invalid_events_are_refused_in_its_own_shape(client, ada, db):
+    key = make_integration(ada, "pagerduty")["key"]
+    for body in (event(key, severity="apocalyptic"), {"routing_key": key}, [1, 2], event("0" * 32)):
+        refused = client.post("/v2/enqueue", json=body)
+        assert refused.status_code == 400, body
+        answer = refused.json()
+        assert answer["status"] == "invalid event" and answer["message"] and answer["errors"]
+    garbled = client.post(
+        "/v2/enqueue", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert garbled.status_code == 400 and garbled.json()["status"] == "invalid event"
+    assert count_alerts(db) == 0
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(client, ada, db):
+    key = make_integration(ada, "pagerduty", rate_limit_per_minute=3)["key"]
+    answers = [
+        client.post("/v2/enqueue", json=event(key, dedup_key=f"k{n}")).status_code for n in range(5)
+    ]
+    assert answers == [202, 202, 202, 429, 429]
+    limited = client.post("/v2/enqueue", json=event(key, dedup_key="k9"))
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert count_alerts(db) == 3  # what was refused was not stored
+
+
+def test_alertmanager_webhook_firing_then_resolved(client, ada):
+    integration = make_integration(ada, "alertmanager")
+    assert integration["url"].endswith(f"/integrations/alertmanager/{integration['key']}")
+    url = f"/integrations/alertmanager/{integration['key']}"
+    firing = json.loads((SAMPLES / "am_webhook_firing.json").read_text())
+    answer = client.post(url, json=firing)
+    assert answer.status_code == 202 and answer.json()["alerts"][0]["created"] is True
+    [alert] = ada.get("/api/v1/alerts").json()["items"]
+    assert alert["dedup_key"] == "dc667fabad98b2d0"
+    assert alert["labels"]["alertname"] == "HighErrorRate"
+    assert alert["links"][0]["href"] == "http://prom.local/graph"
+
+    resolved = json.loads(json.dumps(firing).replace('"firing"', '"resolved"'))
+    client.post(url, json=resolved)
+    assert ada.get(f"/api/v1/alerts/{alert['id']}").json()["status"] == "resolved"
+
+
+def test_integration_keys_are_secret_and_rotatable(client, ada):
+    integration = make_integration(ada, "alertmanager")
+    body = json.loads((SAMPLES / "am_webhook_firing.json").read_text())
+    assert_error(client.post("/integrations/alertmanager/" + "0" * 32, json=body), 404)
+    # A key only opens its own kind of endpoint.
+    assert_error(
+        client.post(
+            f"/integrations/webhook/{integration['key']}", json={"title": "t", "dedup_key": "d"}
+        ),
+        404,
+    )
+    assert "key" not in ada.get(f"/api/v1/integrations/{integration['id']}").json()
+    rotated = ada.post(f"/api/v1/integrations/{integration['id']}/rotate").json()
+    assert rotated["key"] != integration["key"]
+    assert_error(client.post(f"/integrations/alertmanager/{integration['key']}", json=body), 404)
+    assert client.post(f"/integrations/alertmanager/{rotated['key']}", json=body).status_code == 202
+
+
+def test_generic_webhook_names_what_is_missing_and_writes_nothing(client, ada, db):
+    key = make_integration(ada, "webhook")["key"]
+    refused = client.post(
+        f"/integrations/webhook/{key}", json={"severity": "critical", "details": {}}
+    )
+    error = assert_error(refused, 400, code="invalid_event")
+    assert "'dedup_key' is missing" in error["message"] and "'title' is missing" in error["message"]
+    assert count_alerts(db) == 0
+    ok = client.post(
+        f"/integrations/webhook/{key}", json={"title": "Queue stuck", "dedup_key": "q:eu"}
+    )
+    assert ok.status_code == 202 and count_alerts(db) == 1
+
+
+def test_the_same_event_sent_concurrently_makes_one_alert(live_server, ada, db):  # noqa: F811
+    key = make_integration(ada, "pagerduty")["key"]
+
+    def send(_: int) -> int:
+        with httpx.Client(base_url=live_server.url) as sender:
+            return sender.post("/v2/enqueue", json=event(key, dedup_key="stampede")).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(send, range(40)))
+    assert statuses == [202] * 40
+    with db.begin() as session:
+        counts = session.execute(select(Alert.count)).scalars().all()
+        triggered = session.scalar(select(func.count()).where(TimelineEvent.kind == "triggered"))
+    assert counts == [40]  # one alert, and every accepted event counted
+    assert triggered == 1
+
+
+def test_heartbeats_raise_an_alert_when_silent_and_resolve_on_the_next_ping(client, ada, db, clock):
+    hb = make_integration(
+        ada, "heartbeat", heartbeat_interval_seconds=60, heartbeat_grace_seconds=30
+    )
+    assert client.get(f"/heartbeats/{hb['key']}").json()["status"] == "ok"
+    clock.advance(seconds=89)
+    run_engine(db)
+    assert count_alerts(db) == 0
+    clock.advance(seconds=2)
+    run_engine(db)
+    [alert] = ada.get("/api/v1/alerts").json()["items"]
+    assert alert["title"] == "heartbeat of payments missed its heartbeat"
+    assert alert["severity"] == "critical"
+    clock.advance(minutes=10)
+    run_engine(db)
+    assert count_alerts(db) == 1  # still one alert while silent
+    assert client.post(f"/heartbeats/{hb['key']}").status_code == 200
+    assert ada.get(f"/api/v1/alerts/{alert['id']}").json()["status"] == "resolved"
+    assert_error(client.get("/heartbeats/" + "f" * 32), 404)

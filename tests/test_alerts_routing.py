@@ -1,0 +1,192 @@
+"""From alert to incident: per-service rules, maintenance windows, and people linking alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.alerting import make_integration, run_engine
+from tests.conftest import assert_error
+
+
+@pytest.fixture
+def ada(api_as, admin):
+    return api_as(admin)
+
+
+@pytest.fixture
+def rita(api_as, responder):
+    return api_as(responder)
+
+
+def send(client, key, dedup_key="db-1", severity="critical", action="trigger"):
+    body = {"routing_key": key, "event_action": action, "dedup_key": dedup_key}
+    if action == "trigger":
+        body["payload"] = {
+            "summary": f"{dedup_key} is down",
+            "source": "probe",
+            "severity": severity,
+        }
+    assert client.post("/v2/enqueue", json=body).status_code == 202
+
+
+def only_alert(api):
+    [alert] = api.get("/api/v1/alerts").json()["items"]
+    return alert
+
+
+def test_without_rules_alerts_page_except_informational_ones(client, ada, db):
+    integration = make_integration(ada, "pagerduty")
+    send(client, integration["key"], "a", "error")
+    send(client, integration["key"], "b", "info")
+    assert run_engine(db)["alert_router"] == 2
+    actions = {a["dedup_key"]: a["action"] for a in ada.get("/api/v1/alerts").json()["items"]}
+    assert actions == {"a": "page", "b": "log"}
+    assert run_engine(db)["alert_router"] == 0  # each alert is routed once
+
+
+def test_an_incident_rule_declares_an_incident_and_links_the_alert(
+    client, ada, rita, db, responder
+):
+    integration = make_integration(ada, "pagerduty")
+    service_id = integration["service"]["id"]
+    rules = [
+        {"severity": "critical", "action": "incident", "incident_severity": "SEV1"},
+        {"severity": None, "action": "log"},
+    ]
+    assert (
+        ada.put(f"/api/v1/services/{service_id}/alert-rules", json={"rules": rules}).status_code
+        == 200
+    )
+
+    send(client, integration["key"], "checkout", "critical")
+    send(client, integration["key"], "cpu", "warning")
+    run_engine(db)
+    incidents = ada.get("/api/v1/incidents").json()["items"]
+    assert len(incidents) == 1
+    incident = incidents[0]
+    assert (incident["severity"], incident["service"]["id"]) == ("SEV1", service_id)
+    assert incident["incident_manager"] is None and incident["reporter"] is None
+    timeline = [e["kind"] for e in ada.get(f"/api/v1/incidents/{incident['key']}/timeline").json()]
+    assert timeline == ["alert_linked", "declared"]
+    warning = next(a for a in ada.get("/api/v1/alerts").json()["items"] if a["dedup_key"] == "cpu")
+    assert warning["action"] == "log" and warning["incident"] is None
+
+    # A responder takes command of the rule-declared incident; a second one cannot.
+    taken = rita.post(f"/api/v1/incidents/{incident['key']}/take-command").json()
+    assert taken["incident_manager"]["id"] == responder.id
+    assert_error(ada.post(f"/api/v1/incidents/{incident['key']}/take-command"), 409)
+
+
+def test_maintenance_keeps_alerts_but_suppresses_paging(client, ada, db, clock):
+    integration = make_integration(ada, "pagerduty")
+    service_id = integration["service"]["id"]
+    window = {
+        "service_id": service_id,
+        "starts_at": clock.current.isoformat(),
+        "ends_at": (clock.current + timedelta(hours=1)).isoformat(),
+        "reason": "DB upgrade",
+    }
+    assert ada.post("/api/v1/maintenance-windows", json=window).status_code == 201
+    send(client, integration["key"], "during")
+    run_engine(db)
+    alert = only_alert(ada)
+    assert alert["suppressed"] is True and alert["action"] == "log"
+    assert "maintenance" in ada.get(f"/api/v1/alerts/{alert['id']}/timeline").json()[0]["message"]
+
+    clock.advance(hours=1)
+    send(client, integration["key"], "after")
+    run_engine(db)
+    after = next(a for a in ada.get("/api/v1/alerts").json()["items"] if a["dedup_key"] == "after")
+    assert after["suppressed"] is False and after["action"] == "page"
+
+
+def test_a_maintenance_window_must_end_after_it_starts(ada, clock):
+    service_id = ada.post("/api/v1/services", json={"name": "db"}).json()["id"]
+    backwards = {
+        "service_id": service_id,
+        "starts_at": clock.current.isoformat(),
+        "ends_at": (clock.current - timedelta(minutes=1)).isoformat(),
+    }
+    assert_error(ada.post("/api/v1/maintenance-windows", json=backwards), 422)
+
+
+def test_one_click_from_alert_to_incident(client, ada, rita, db, responder):
+    integration = make_integration(ada, "pagerduty")
+    send(client, integration["key"], "checkout", "error")
+    alert = only_alert(ada)
+    incident = rita.post(f"/api/v1/alerts/{alert['id']}/incident", json={}).json()
+    assert incident["summary"] == "checkout is down"
+    assert incident["severity"] == "SEV2"  # error -> SEV2 unless the responder says otherwise
+    assert incident["incident_manager"]["id"] == responder.id
+    assert only_alert(ada)["incident"]["key"] == incident["key"]
+    assert_error(rita.post(f"/api/v1/alerts/{alert['id']}/incident", json={}), 409)
+
+
+def test_attaching_alerts_and_telling_the_incident_when_all_are_resolved(client, ada, rita, db):
+    integration = make_integration(ada, "pagerduty")
+    key = integration["key"]
+    incident = rita.post(
+        "/api/v1/incidents", json={"summary": "Checkout errors", "severity": "SEV2"}
+    ).json()
+    for name in ("web-1", "web-2"):
+        send(client, key, name)
+    for alert in ada.get("/api/v1/alerts").json()["items"]:
+        attached = rita.post(
+            f"/api/v1/alerts/{alert['id']}/attach", json={"incident_key": incident["key"]}
+        )
+        assert attached.status_code == 200
+    send(client, key, "web-1", action="resolve")
+    kinds = [e["kind"] for e in rita.get(f"/api/v1/incidents/{incident['key']}/timeline").json()]
+    assert kinds[0] == "alert_resolved" and "all_alerts_resolved" not in kinds
+    send(client, key, "web-2", action="resolve")
+    events = rita.get(f"/api/v1/incidents/{incident['key']}/timeline").json()
+    assert events[0]["kind"] == "all_alerts_resolved" and events[0]["starred"] is True
+    # The incident itself is not resolved automatically: a person decides.
+    assert rita.get(f"/api/v1/incidents/{incident['key']}").json()["status"] == "open"
+
+
+def test_responders_acknowledge_and_resolve_alerts_viewers_cannot(
+    client, ada, rita, api_as, viewer
+):
+    send(client, make_integration(ada, "pagerduty")["key"])
+    alert_id = only_alert(ada)["id"]
+    assert_error(api_as(viewer).post(f"/api/v1/alerts/{alert_id}/acknowledge"), 403)
+    acked = rita.post(f"/api/v1/alerts/{alert_id}/acknowledge").json()
+    assert (
+        acked["status"] == "acknowledged" and acked["acknowledged_by"]["name"] == "Rita Responder"
+    )
+    assert rita.post(f"/api/v1/alerts/{alert_id}/resolve").json()["status"] == "resolved"
+    assert_error(rita.post(f"/api/v1/alerts/{alert_id}/acknowledge"), 409)
+
+
+def test_alert_list_filters(client, ada):
+    payments = make_integration(ada, "pagerduty", "payments")["key"]
+    search = make_integration(ada, "pagerduty", "search")
+    send(client, payments, "p1", "critical")
+    send(client, payments, "p2", "warning")
+    send(client, search["key"], "s1", "critical")
+    send(client, search["key"], "s1", action="resolve")
+
+    def keys(**params):
+        return sorted(
+            a["dedup_key"] for a in ada.get("/api/v1/alerts", params=params).json()["items"]
+        )
+
+    assert keys(severity="critical") == ["p1", "s1"]
+    assert keys(status="resolved") == ["s1"]
+    assert keys(service_id=search["service"]["id"]) == ["s1"]
+    assert keys(q="p2") == ["p2"]
+
+
+def test_only_owners_configure_a_service(ada, rita, api_as, make_user, admin):
+    team = ada.post("/api/v1/teams", json={"name": "Payments team"}).json()
+    service = ada.post("/api/v1/services", json={"name": "payments", "team_id": team["id"]}).json()
+    body = {"service_id": service["id"], "name": "prom", "kind": "alertmanager"}
+    assert_error(rita.post("/api/v1/integrations", json=body), 403)
+    me = rita.get("/api/v1/me").json()
+    ada.post(f"/api/v1/teams/{team['id']}/members", json={"user_id": me["id"]})
+    assert rita.post("/api/v1/integrations", json=body).status_code == 201
+    audit = [e["action"] for e in ada.get("/api/v1/audit").json()]
+    assert "integration.created" in audit

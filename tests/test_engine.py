@@ -1,0 +1,69 @@
+"""The engine loop: modules run on demand, one failing module never stops the others."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from tocsin.auth import service as auth
+from tocsin.auth.models import LoginSession, User
+from tocsin.db import Database
+from tocsin.engine.housekeeping import ExpiredLogins
+from tocsin.engine.runner import EngineRunner
+
+
+def logins(db: Database) -> int:
+    with db.begin() as session:
+        return session.scalar(select(func.count()).select_from(LoginSession))
+
+
+def test_expired_logins_are_removed_when_due(db, responder, clock):
+    with db.begin() as session:
+        auth.start_login(session, session.get(User, responder.id), hours=12)
+    runner = EngineRunner(db, [ExpiredLogins()])
+    assert runner.run_once(clock.current) == {"expired_logins": 0}
+    assert logins(db) == 1
+    assert runner.run_once(clock.current + timedelta(hours=12, seconds=1)) == {"expired_logins": 1}
+    assert logins(db) == 0
+
+
+class Exploding:
+    name = "exploding"
+
+    def run_due(self, db: Database, at: datetime) -> int:
+        raise RuntimeError("boom")
+
+
+class Counting:
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.called = threading.Event()
+
+    def run_due(self, db: Database, at: datetime) -> int:
+        self.calls += 1
+        self.called.set()
+        return 1
+
+
+def test_a_failing_module_does_not_stop_the_others(db):
+    counting = Counting()
+    runner = EngineRunner(db, [Exploding(), counting])
+    assert runner.run_once() == {"exploding": 0, "counting": 1}
+
+
+def test_waking_the_engine_runs_the_modules_without_waiting_for_the_tick(db):
+    counting = Counting()
+    runner = EngineRunner(db, [counting], tick_seconds=3600)
+    runner.start()
+    try:
+        assert counting.called.wait(5), "the first pass runs at start"
+        counting.called.clear()
+        runner.wake()
+        assert counting.called.wait(5), "a wake-up runs a pass at once, not after an hour"
+    finally:
+        runner.stop()
+    assert not runner.running

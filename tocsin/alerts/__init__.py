@@ -1,0 +1,1 @@
+"""Alerts: integrations, ingest, deduplication, routing, heartbeats and maintenance windows."""

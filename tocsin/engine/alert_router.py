@@ -1,0 +1,26 @@
+"""Routes new alerts: the service's rules decide if each pages, opens an incident, or is kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tocsin.alerts import service as alerts
+from tocsin.db import Database
+
+
+class AlertRouter:
+    name = "alert_router"
+    batch = 100
+
+    def run_due(self, db: Database, at: datetime) -> int:
+        """Claims unrouted alerts in batches (skipping any another worker holds), routes each."""
+        handled = 0
+        while True:
+            with db.begin() as session:
+                claimed = alerts.unrouted_alerts(session, self.batch)
+                for alert in claimed:
+                    alerts.route_alert(session, alert, at)
+                session.commit()
+            handled += len(claimed)
+            if len(claimed) < self.batch:
+                return handled
