@@ -190,3 +190,26 @@ def test_only_owners_configure_a_service(ada, rita, api_as, make_user, admin):
     assert rita.post("/api/v1/integrations", json=body).status_code == 201
     audit = [e["action"] for e in ada.get("/api/v1/audit").json()]
     assert "integration.created" in audit
+
+
+def test_an_alert_never_reveals_a_restricted_incident_it_is_linked_to(
+    client, ada, rita, api_as, make_user
+):
+    send(client, make_integration(ada, "pagerduty")["key"], "s3-bucket")
+    alert_id = only_alert(ada)["id"]
+    secret = rita.post(
+        "/api/v1/incidents",
+        json={"summary": "Customer data exposed via S3", "severity": "SEV1", "restricted": True},
+    ).json()
+    attached = rita.post(f"/api/v1/alerts/{alert_id}/attach", json={"incident_key": secret["key"]})
+    assert attached.json()["incident"]["summary"] == "Customer data exposed via S3"  # a participant
+    outsider = api_as(make_user("responder", name="Otto Outsider"))
+    for seen in (
+        outsider.get(f"/api/v1/alerts/{alert_id}").json(),
+        outsider.get("/api/v1/alerts").json()["items"][0],
+    ):
+        assert seen["incident"]["summary"] == "Restricted incident"
+        assert "S3" not in str(seen["incident"])
+    assert (
+        ada.get(f"/api/v1/alerts/{alert_id}").json()["incident"]["summary"].startswith("Customer")
+    )

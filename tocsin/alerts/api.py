@@ -12,6 +12,7 @@ from tocsin.alerts.schemas import (
     AlertOut,
     AttachToIncident,
     DeclareFromAlert,
+    IncidentLink,
     IntegrationCreate,
     IntegrationCreated,
     IntegrationOut,
@@ -26,6 +27,14 @@ from tocsin.incidents.schemas import IncidentOut, TimelineEventOut
 from tocsin.schemas import Page
 
 router = APIRouter()
+
+
+def _shown(session: DbSession, user: CurrentUser, alert: object) -> AlertOut:
+    """The alert as this caller may see it (a restricted linked incident is redacted)."""
+    out = AlertOut.model_validate(alert)
+    link = service.incident_link(session, user, alert)
+    out.incident = IncidentLink.model_validate(link) if link else None
+    return out
 
 
 def _created(request: Request, integration: object, key: str) -> IntegrationCreated:
@@ -97,12 +106,12 @@ def list_alerts(
 ) -> object:
     """Newest first. Pass `next_cursor` back as `cursor` for the next page."""
     items, next_cursor = service.list_alerts(session, filters)
-    return {"items": items, "next_cursor": next_cursor}
+    return {"items": [_shown(session, user, a) for a in items], "next_cursor": next_cursor}
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut, tags=["alerts"])
 def get_alert(alert_id: IdPath, user: CurrentUser, session: DbSession) -> object:
-    return service.get_alert(session, alert_id)
+    return _shown(session, user, service.get_alert(session, alert_id))
 
 
 @router.get("/alerts/{alert_id}/timeline", response_model=list[TimelineEventOut], tags=["alerts"])
@@ -112,12 +121,12 @@ def alert_timeline(alert_id: IdPath, user: CurrentUser, session: DbSession) -> o
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, tags=["alerts"])
 def acknowledge(alert_id: IdPath, user: CurrentUser, session: DbSession) -> object:
-    return service.acknowledge_alert(session, user, alert_id)
+    return _shown(session, user, service.acknowledge_alert(session, user, alert_id))
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, tags=["alerts"])
 def resolve(alert_id: IdPath, user: CurrentUser, session: DbSession) -> object:
-    return service.resolve_alert(session, user, alert_id)
+    return _shown(session, user, service.resolve_alert(session, user, alert_id))
 
 
 @router.post(
@@ -135,7 +144,9 @@ def attach(
     alert_id: IdPath, body: AttachToIncident, user: CurrentUser, session: DbSession
 ) -> object:
     """Links the alert to an existing incident; it then shows on the incident's timeline."""
-    return service.attach_to_incident(session, user, alert_id, body.incident_key)
+    return _shown(
+        session, user, service.attach_to_incident(session, user, alert_id, body.incident_key)
+    )
 
 
 @router.get("/services/{service_id}/alert-rules", response_model=list[RuleOut], tags=["alerts"])

@@ -473,6 +473,23 @@ def _matches(text_: str) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+def incident_link(session: Session, actor: User, alert: Alert) -> dict[str, object] | None:
+    """The linked incident as `actor` may see it: a restricted one they cannot see shows
+    only that it exists, never its summary."""
+    incident = alert.incident
+    if incident is None:
+        return None
+    link: dict[str, object] = {
+        "id": incident.id,
+        "key": incident.key,
+        "status": incident.status,
+        "summary": incident.summary,
+    }
+    if not incidents.can_see(session, actor, incident):
+        link.update(summary="Restricted incident", status="restricted")
+    return link
+
+
 def alert_timeline(session: Session, alert_id: int) -> list[TimelineEvent]:
     get_alert(session, alert_id)
     return timeline.events_of(session, SUBJECT, alert_id)
@@ -488,7 +505,7 @@ def _link(session: Session, alert: Alert, incident: Incident, actor: User | None
         raise Conflict(
             f"{alert.key} is already linked to INC-{alert.incident.number}.", field="alert_id"
         )
-    alert.incident_id = incident.id
+    alert.incident = incident
     session.flush()
     who = actor.name if actor else "Tocsin"
     timeline.record(
@@ -518,6 +535,7 @@ def declare_incident_from_alert(
     summary: str | None = None,
 ) -> Incident:
     """One click from an alert to an incident: its title, service and a severity from the alert."""
+    require_responder(actor, "declare incidents")
     alert = get_alert(session, alert_id)
     if alert.incident_id is not None:
         raise Conflict(

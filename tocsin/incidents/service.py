@@ -50,6 +50,13 @@ def _visible_to(actor: User) -> ColumnElement[bool]:
     )
 
 
+def can_see(session: Session, actor: User, incident: Incident) -> bool:
+    """Whether `actor` may see `incident` (restricted ones: participants and admins only)."""
+    if actor.is_admin or not incident.restricted:
+        return True
+    return session.get(IncidentParticipant, (incident.id, actor.id)) is not None
+
+
 def parse_key(key: str) -> int | None:
     """42 from "INC-42", "inc-42" or "42"; None when it is not a key."""
     text = key.strip().upper().removeprefix("INC-")
