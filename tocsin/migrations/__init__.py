@@ -1,4 +1,8 @@
-"""Schema migrations (Alembic), run by `tocsin db upgrade` and on `tocsin serve` start."""
+"""Schema migrations (Alembic), run by `tocsin db upgrade`; `tocsin serve` refuses a stale schema.
+
+Revisions are compared as the sorted, comma-joined set of heads, so work that branched
+(two migrations written side by side) upgrades and reports correctly until it is merged.
+"""
 
 from __future__ import annotations
 
@@ -20,14 +24,15 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory(str(HERE)).get_current_head()
+    return ",".join(sorted(ScriptDirectory(str(HERE)).get_heads())) or None
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) or None
