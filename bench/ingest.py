@@ -16,7 +16,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from sqlalchemy import create_engine, func, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import PG_ADMIN, stop, wait_healthy  # noqa: E402
 from tocsin import migrations  # noqa: E402
 from tocsin.alerts import service as alerts  # noqa: E402
 from tocsin.alerts.models import Alert  # noqa: E402
@@ -40,23 +40,9 @@ from tocsin.catalogue import service as catalogue  # noqa: E402
 from tocsin.catalogue.schemas import ServiceCreate  # noqa: E402
 from tocsin.db import Database  # noqa: E402
 
-PG_ADMIN = os.environ.get(
-    "TOCSIN_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 BIN = ROOT / ".venv" / "bin"
 HERE = Path(__file__).resolve().parent
 PORT = 18450
-
-
-def wait_healthy(url: str, deadline: float = 60) -> None:
-    give_up = time.monotonic() + deadline
-    while time.monotonic() < give_up:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not start")
 
 
 def seed(url: str) -> tuple[str, str]:
@@ -134,14 +120,6 @@ def serve(env: dict[str, str], workers: int) -> subprocess.Popen:
     return subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def run_database(kind: str, seconds: int, connections: int) -> list[dict[str, object]]:

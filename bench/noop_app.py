@@ -1,4 +1,4 @@
-"""The ceiling: a FastAPI endpoint that parses the body and answers 202 without storing anything."""
+"""The ceilings: FastAPI endpoints that answer without storing or reading anything."""
 
 import json
 
@@ -14,3 +14,9 @@ async def enqueue(request: Request) -> JSONResponse:
     return JSONResponse(
         {"status": "success", "message": "Event processed", "dedup_key": body.get("dedup_key")}, 202
     )
+
+
+@app.get("/noop.json")
+async def noop() -> JSONResponse:
+    """The ceiling for GETs (bench/statuspage.py): routing and an answer, nothing else."""
+    return JSONResponse({"status": "ok"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tocsin.config import Settings
 from tocsin.db import Database
 from tocsin.engine.modules import all_modules
 from tocsin.engine.runner import EngineRunner
@@ -21,6 +22,7 @@ def make_integration(api: Any, kind: str, service: str = "payments", **extra: An
     return created.json()
 
 
-def run_engine(db: Database) -> dict[str, int]:
+def run_engine(db: Database, settings: Settings | None = None) -> dict[str, int]:
     """One pass of every engine module at the current (test) time."""
-    return EngineRunner(db, all_modules()).run_once()
+    settings = settings or Settings(database_url=db.url, base_url="http://testserver")
+    return EngineRunner(db, all_modules(settings)).run_once()

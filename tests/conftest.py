@@ -18,6 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
 
+# Real peers for notification tests, available to every test module.
+from tests.peers import smtp_server, webhook_receiver  # noqa: F401
 from tocsin import migrations
 from tocsin.app import create_app
 from tocsin.auth import service as auth

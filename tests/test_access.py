@@ -32,6 +32,25 @@ ANONYMOUS_ROUTES = {
     ("POST", "/login"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    # Public status pages and their Statuspage-compatible JSON and feed: customers read them
+    # without a login. A private page still asks for one (tests/test_statuspage_api.py).
+    ("GET", "/status/{slug}"),
+    ("GET", "/status/{slug}/history"),
+    ("GET", "/status/{slug}/history.atom"),
+    ("GET", "/status/{slug}/incidents/{code}"),
+    *(
+        ("GET", f"/status/{{slug}}/api/v2/{name}")
+        for name in (
+            "summary.json",
+            "status.json",
+            "components.json",
+            "incidents.json",
+            "incidents/unresolved.json",
+            "scheduled-maintenances.json",
+            "scheduled-maintenances/upcoming.json",
+            "scheduled-maintenances/active.json",
+        )
+    ),
 }
 ANONYMOUS_MOUNTS = {"/static", "/docs/assets"}
 # Routes that answer nothing but a redirect to a page that itself needs a login (none now:
@@ -45,6 +64,12 @@ KEYED_ROUTES = {
     ("POST", "/integrations/webhook/{token}"),
     ("GET", "/heartbeats/{token}"),
     ("POST", "/heartbeats/{token}"),
+    # One-click acknowledge links in pages: the single-use token is the credential.
+    ("GET", "/respond/{token}"),
+    ("POST", "/respond/{token}"),
+    # iCalendar feeds for calendar apps, which cannot log in: ?token= is the credential.
+    ("GET", "/oncall/schedules/{schedule_id}/calendar.ics"),
+    ("GET", "/oncall/users/{user_id}/calendar.ics"),
 }
 MADE_UP_KEY = "tik_0123456789abcdef_made-up-secret"
 # A well-formed event, so that only the key is wrong where the format allows it.

@@ -69,7 +69,7 @@ def test_an_incident_rule_declares_an_incident_and_links_the_alert(
     assert (incident["severity"], incident["service"]["id"]) == ("SEV1", service_id)
     assert incident["incident_manager"] is None and incident["reporter"] is None
     timeline = [e["kind"] for e in ada.get(f"/api/v1/incidents/{incident['key']}/timeline").json()]
-    assert timeline == ["alert_linked", "declared"]
+    assert timeline == ["page_exhausted", "page_started", "alert_linked", "declared"]
     warning = next(a for a in ada.get("/api/v1/alerts").json()["items"] if a["dedup_key"] == "cpu")
     assert warning["action"] == "log" and warning["incident"] is None
 

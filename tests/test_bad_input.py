@@ -217,6 +217,11 @@ BODIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "add participant": ("POST", "/incidents/{key}/participants", {"user_id": Ref("vic")}),
     "add note": ("POST", "/incidents/{key}/notes", {"text": "Failover started"}),
     "star event": ("PUT", "/incidents/{key}/timeline/{event}/star", {"starred": True}),
+    "page responders": (
+        "POST",
+        "/incidents/{key}/pages",
+        {"targets": [{"kind": "user", "id": Ref("bob")}], "message": "need you"},
+    ),
     "create service": ("POST", "/services", {"name": "search", "team_id": Ref("team")}),
     "update service": ("PATCH", "/services/{service}", {"name": "pay", "team_id": Ref("team")}),
     "create product": ("POST", "/products", {"name": "Mobile app"}),
@@ -601,6 +606,7 @@ ID_PATHS = [
     ("DELETE", "/teams/{team}/members/{}", None, "user_id"),
     ("DELETE", "/tokens/{}", None, "token_id"),
     ("PUT", "/incidents/{key}/timeline/{}/star", {"starred": True}, "event_id"),
+    ("POST", "/incidents/{key}/pages/{}/escalate", None, "page_id"),
 ]
 BAD_IDS = ["0", "-1", str(2**63), str(2**70), "abc", "%00"]
 
@@ -643,6 +649,9 @@ KEY_PATHS = [
     ("GET", "/incidents/{}/timeline", None),
     ("POST", "/incidents/{}/notes", {"text": "hello"}),
     ("PUT", "/incidents/{}/timeline/{event}/star", {"starred": True}),
+    ("GET", "/incidents/{}/pages", None),
+    ("POST", "/incidents/{}/pages", {"targets": [{"kind": "user", "id": Ref("bob")}]}),
+    ("POST", "/incidents/{}/pages/1/escalate", None),
 ]
 # Keys that name no incident are a 404; longer than a key can be (20 characters), a 422.
 KEYS = [

@@ -187,6 +187,8 @@ def test_declare_take_to_resolved_note_and_star(
         "Status changed from fixing to resolved: "
         "Rolled back deploy 4512; error rate back to normal.",
         "Status changed from open to fixing",
+        f"Paging stopped: acknowledged by {responder.name}",
+        "Tocsin started paging: the on-call of Checkout API",
         f"{responder.name} declared INC-1 (SEV2): Checkout fails for EU customers",
     ]
 

@@ -31,6 +31,14 @@ from tocsin.engine.modules import all_modules
 from tocsin.engine.runner import EngineRunner
 from tocsin.incidents import api as incidents_api
 from tocsin.incidents import views as incidents_views
+from tocsin.oncall import api as oncall_api
+from tocsin.oncall import views as oncall_views
+from tocsin.paging import api as paging_api
+from tocsin.paging import views as paging_views
+from tocsin.statuspage import api as statuspage_api
+from tocsin.statuspage import public as statuspage_public
+from tocsin.statuspage import views as statuspage_views
+from tocsin.statuspage.cache import PublicFastPath, StatusCache
 from tocsin.web import health
 from tocsin.web.errors import install_error_handlers
 from tocsin.web.middleware import BodyLimit, SecurityHeaders
@@ -46,7 +54,7 @@ Every error has the shape `{"error": {"code", "message", "field"}}`."""
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = database or Database(settings.database_url)
-    engine = EngineRunner(db, all_modules(), settings.engine_tick_seconds)
+    engine = EngineRunner(db, all_modules(settings), settings.engine_tick_seconds)
     ingest = ServiceIngest(db, engine.wake) if db.is_sqlite else GroupCommitIngest(db, engine.wake)
 
     @asynccontextmanager
@@ -79,22 +87,39 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.alert_rate_limiter = RateLimiter()
     app.state.integrations = IntegrationDirectory(db)
     app.state.ingest = ingest
+    app.state.status_cache = StatusCache(settings.base_url, db)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
+    # Outermost: fresh public status documents are answered before anything else runs, with
+    # the same security headers (statuspage/cache.py).
+    app.add_middleware(PublicFastPath, cache=app.state.status_cache)
     install_error_handlers(app, render_error_page)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
     app.include_router(health.router)
     app.include_router(alert_receivers.router)
-    for router in (auth_api.router, catalogue_api.router, incidents_api.router, alerts_api.router):
+    api_routers = (
+        auth_api.router,
+        catalogue_api.router,
+        incidents_api.router,
+        alerts_api.router,
+        paging_api.router,
+        oncall_api.router,
+        statuspage_api.router,
+    )
+    for router in api_routers:
         app.include_router(router, prefix="/api/v1")
     for router in (
         auth_views.router,
         catalogue_views.router,
         incidents_views.router,
         alerts_views.router,
+        paging_views.router,
+        oncall_views.router,
+        statuspage_views.router,
+        statuspage_public.router,
     ):
         app.include_router(router)
     _add_docs(app)

@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     # Secure cookies need HTTPS; turned on automatically when base_url is https.
     cookie_secure: bool | None = None
     run_engine: bool = True
+    # Where email pages go out: smtp://[user:password@]host:port[?starttls=true] or smtps://...
+    smtp_url: str | None = None
+    mail_from: str = "Tocsin <tocsin@localhost>"
+    # How long a worker may take to send one notification before another may send it again.
+    delivery_lease_seconds: int = 120
     # Freeze start-up objects and collect less often: full collections were the p99 tail
     # of the ingest path under load (see PERFORMANCE-NOTES.md). `tocsin serve` turns it on.
     gc_tuning: bool = False

@@ -22,6 +22,7 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -114,6 +115,21 @@ def row_named(session: Session, model: Any, name: str) -> Any | None:
         if row_name.casefold() == wanted:
             return session.get(model, row_id)
     return None
+
+
+# ---------------------------------------------------------------- waking the engine
+
+ENGINE_CHANNEL = "tocsin_engine"
+
+
+def wake_engines(session: Session) -> None:
+    """Wakes every engine listening (PostgreSQL NOTIFY), when the caller's transaction commits.
+
+    Delivered only on commit, so a woken engine always finds the new work; in one process
+    the engine is also woken directly, and its tick is the safety net.
+    """
+    if session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": ENGINE_CHANNEL})
 
 
 # ---------------------------------------------------------------- engine and sessions

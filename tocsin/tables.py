@@ -6,6 +6,9 @@ from tocsin.auth import models as auth_models
 from tocsin.catalogue import models as catalogue_models
 from tocsin.db import Base
 from tocsin.incidents import models as incident_models
+from tocsin.oncall import models as oncall_models
+from tocsin.paging import models as paging_models
+from tocsin.statuspage import models as statuspage_models
 from tocsin.timeline import models as timeline_models
 
 metadata = Base.metadata
@@ -17,5 +20,8 @@ __all__ = [
     "catalogue_models",
     "incident_models",
     "metadata",
+    "oncall_models",
+    "paging_models",
+    "statuspage_models",
     "timeline_models",
 ]

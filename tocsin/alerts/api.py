@@ -24,6 +24,7 @@ from tocsin.alerts.schemas import (
 )
 from tocsin.deps import CurrentUser, DbSession, IdPath
 from tocsin.incidents.schemas import IncidentOut, TimelineEventOut
+from tocsin.paging.schemas import PageOut
 from tocsin.schemas import Page
 
 router = APIRouter()
@@ -183,3 +184,15 @@ def create_maintenance(body: MaintenanceCreate, user: CurrentUser, session: DbSe
 def end_maintenance(window_id: IdPath, user: CurrentUser, session: DbSession) -> Response:
     service.end_maintenance(session, user, window_id)
     return Response(status_code=204)
+
+
+@router.get("/alerts/{alert_id}/pages", response_model=list[PageOut], tags=["alerts"])
+def alert_pages(alert_id: IdPath, user: CurrentUser, session: DbSession) -> object:
+    """Escalations this alert started, newest first."""
+    return service.pages_of(session, alert_id)
+
+
+@router.post("/alerts/{alert_id}/pages/{page_id}/escalate", response_model=PageOut, tags=["alerts"])
+def escalate(alert_id: IdPath, page_id: IdPath, user: CurrentUser, session: DbSession) -> object:
+    """Fires the page's next level now instead of waiting for its delay."""
+    return service.escalate_page(session, user, alert_id, page_id)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from tocsin.alerts import service
 from tocsin.alerts.directory import IntegrationRef
 from tocsin.alerts.events import Action, AlertEvent
-from tocsin.db import Database, now
+from tocsin.db import ENGINE_CHANNEL, Database, now
 
 log = logging.getLogger("tocsin.ingest")
 
@@ -229,6 +229,7 @@ class GroupCommitIngest:
                     for alert_id, row in new
                 ]
                 await connection.execute(TRIGGERED, {"rows": json.dumps(messages), "now": moment})
+                await connection.execute("SELECT pg_notify(%s, '')", (ENGINE_CHANNEL,))
 
         announced: set[tuple[int, str]] = set()
         results = []

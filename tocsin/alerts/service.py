@@ -9,6 +9,7 @@ paging and an accepted alert is never lost between the two.
 from __future__ import annotations
 
 import secrets as random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
@@ -47,12 +48,13 @@ from tocsin.auth.models import User
 from tocsin.auth.permissions import require_responder
 from tocsin.catalogue import service as catalogue
 from tocsin.catalogue.models import Service
-from tocsin.db import now
+from tocsin.db import now, wake_engines
 from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.incidents.schemas import IncidentCreate
 from tocsin.incidents.workflow import Severity
+from tocsin.paging import service as paging
 from tocsin.timeline import service as timeline
 from tocsin.timeline.models import TimelineEvent
 
@@ -292,6 +294,7 @@ def _trigger(session: Session, integration: Sender, event: AlertEvent, at: datet
     alert_id, count = session.connection().execute(upsert, values).one()
     created = count == 1
     if created:
+        wake_engines(session)  # the router decides what the new alert does
         timeline.record(
             session,
             SUBJECT,
@@ -349,6 +352,7 @@ def _acknowledge(session: Session, alert: Alert, actor: User | None, by: str, at
     alert.status = AlertStatus.ACKNOWLEDGED.value
     alert.acknowledged_at = at
     alert.acknowledged_by = actor
+    paging.acknowledge_subject(session, SUBJECT, alert.id, actor, by)
     timeline.record(
         session,
         SUBJECT,
@@ -367,6 +371,7 @@ def _resolve(session: Session, alert: Alert, actor: User | None, by: str, at: da
     alert.status = AlertStatus.RESOLVED.value
     alert.resolved_at = at
     alert.resolved_by = actor
+    paging.resolve_subject(session, SUBJECT, alert.id, actor, by)
     timeline.record(
         session,
         SUBJECT,
@@ -409,6 +414,35 @@ def _tell_incident_alert_resolved(session: Session, alert: Alert, at: datetime) 
             at=at,
         )
         event.starred = True
+        _tell_incident_manager(session, alert, event.id)
+
+
+def _tell_incident_manager(session: Session, alert: Alert, event_id: int) -> None:
+    """A note to the incident manager (not a page): decide whether the incident is over."""
+    incident = session.get(Incident, alert.incident_id)
+    if (
+        incident is None
+        or incident.incident_manager is None
+        or incident.status
+        not in (
+            "open",
+            "fixing",
+        )
+    ):
+        return
+    paging.notify_user(
+        session,
+        incident.incident_manager,
+        key=f"alerts-resolved:{incident.id}:{event_id}",
+        title=f"{incident.key}: every linked alert is resolved",
+        body=(
+            f"{incident.key} {incident.summary}\n\nEvery alert linked to it is resolved. The "
+            "incident stays open until you resolve it: check the impact is over, then resolve "
+            "it with what fixed it."
+        ),
+        purpose="info",
+        subject=(incidents.SUBJECT, incident.id),
+    )
 
 
 def get_alert(session: Session, alert_id: int) -> Alert:
@@ -686,11 +720,14 @@ def route_alert(session: Session, alert: Alert, at: datetime) -> routing.Decisio
     alert.action = decision.action.value
     alert.routed_at = at
     alert.suppressed = decision.suppressed
+    start: Callable[[], None] | None = None
     if decision.suppressed:
         message = f"Suppressed: {alert.service.name} is in maintenance; nobody is paged"
     elif decision.action is RuleAction.LOG:
         message = "Logged: the service's rules say this alert pages nobody"
-    elif decision.action is RuleAction.INCIDENT and alert.status != AlertStatus.RESOLVED.value:
+    elif alert.status != AlertStatus.TRIGGERED.value:
+        message = f"{alert.status.capitalize()} before it was routed: nobody is paged"
+    elif decision.action is RuleAction.INCIDENT:
         incident = incidents.declare_incident_for_alert(
             session,
             alert.title[:200] or alert.key,
@@ -700,11 +737,24 @@ def route_alert(session: Session, alert: Alert, at: datetime) -> routing.Decisio
         )
         _link(session, alert, incident, None)
         message = f"Declared {incident.key} ({decision.incident_severity}) by the service's rules"
+
+        def start() -> None:
+            incidents.page_service_for(session, incident, due_at=at)
     else:
-        message = (
-            f"To page the on-call of {alert.service.name}: paging is not set up in this version "
-            "of Tocsin yet, so nobody was woken"
-        )
+        message = f"Paging the on-call of {alert.service.name} by its escalation policy"
+
+        def start() -> None:
+            paging.start_page(
+                session,
+                subject_type=SUBJECT,
+                subject_id=alert.id,
+                subject_key=alert.key,
+                title=alert.title,
+                severity=alert.severity,
+                service_id=alert.service_id,
+                due_at=at,  # the escalation fires in this same engine pass
+            )
+
     timeline.record(
         session,
         SUBJECT,
@@ -714,6 +764,8 @@ def route_alert(session: Session, alert: Alert, at: datetime) -> routing.Decisio
         at=at,
         data={"action": decision.action.value, "suppressed": decision.suppressed},
     )
+    if start is not None:
+        start()
     return decision
 
 
@@ -789,3 +841,31 @@ def services_with_open_alerts(session: Session) -> dict[int, int]:
         .group_by(Alert.service_id)
     ).all()
     return {service_id: count for service_id, count in rows}
+
+
+def pages_of(session: Session, alert_id: int) -> list[paging.Page]:
+    get_alert(session, alert_id)
+    return paging.pages_of(session, SUBJECT, alert_id)
+
+
+def escalate_page(session: Session, actor: User, alert_id: int, page_id: int) -> paging.Page:
+    get_alert(session, alert_id)
+    return paging.escalate_now(session, actor, page_id, (SUBJECT, alert_id))
+
+
+def _acknowledge_by_link(session: Session, alert_id: int, user: User) -> None:
+    acknowledge_alert(session, user, alert_id)
+
+
+def _resolve_by_link(session: Session, alert_id: int, user: User) -> None:
+    resolve_alert(session, user, alert_id)
+
+
+paging.register_subject(
+    SUBJECT,
+    paging.SubjectHandler(
+        acknowledge=_acknowledge_by_link,
+        resolve=_resolve_by_link,
+        path=lambda alert_id, _key: f"/alerts/{alert_id}",
+    ),
+)

@@ -175,8 +175,20 @@ def alert_page(
         "severities": list(Severity),
         "severity_help": SEVERITY_HELP,
         "default_severity": routing.INCIDENT_SEVERITY_FOR[severity],
+        "pages": service.pages_of(session, alert_id),
     }
     return render(request, "alerts/show.html", context)
+
+
+@router.post("/alerts/{alert_id}/pages/{page_id}/escalate")
+def escalate(
+    alert_id: IdPath, page_id: IdPath, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    try:
+        service.escalate_page(session, user, alert_id, page_id)
+    except TocsinError as refused:
+        return redirect(f"/alerts/{alert_id}", f"error|{refused.message}")
+    return redirect(f"/alerts/{alert_id}", "ok|The next level is paged now.")
 
 
 def _on_alert(alert_id: int, action: Callable[[], str]) -> Response:

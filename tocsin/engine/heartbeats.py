@@ -10,6 +10,7 @@ from tocsin.db import Database
 
 class MissedHeartbeats:
     name = "missed_heartbeats"
+    woken_by_new_work = False  # time alone makes its work due
     batch = 100
 
     def run_due(self, db: Database, at: datetime) -> int:

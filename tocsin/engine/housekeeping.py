@@ -12,6 +12,7 @@ from tocsin.db import Database
 
 class ExpiredLogins:
     name = "expired_logins"
+    woken_by_new_work = False  # time alone makes its work due
     batch = 500
 
     def run_due(self, db: Database, at: datetime) -> int:
@@ -36,6 +37,7 @@ class SqliteStatistics:
     """
 
     name = "sqlite_statistics"
+    woken_by_new_work = False  # time alone makes its work due
     every = timedelta(hours=6)
 
     def __init__(self) -> None:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from tocsin.config import Settings
 from tocsin.engine.alert_router import AlertRouter
+from tocsin.engine.delivery import Deliveries
+from tocsin.engine.escalation import EscalationSteps
 from tocsin.engine.heartbeats import MissedHeartbeats
 from tocsin.engine.housekeeping import ExpiredLogins, SqliteStatistics
+from tocsin.engine.maintenance import MaintenanceTransitions
 from tocsin.engine.runner import EngineModule
+from tocsin.engine.shift_notices import ShiftNotices
 
 
-def all_modules() -> list[EngineModule]:
-    """In the order of a pass: heartbeats may raise alerts, which the router then routes."""
-    return [MissedHeartbeats(), AlertRouter(), ExpiredLogins(), SqliteStatistics()]
+def all_modules(settings: Settings) -> list[EngineModule]:
+    """In the order of a pass: heartbeats raise alerts, the router starts their pages, the
+    escalation fires due levels into the outbox, shift notices join it, and delivery sends
+    what is due. Each module also runs in its own thread (see runner.py)."""
+    return [
+        MissedHeartbeats(),
+        AlertRouter(),
+        EscalationSteps(settings),
+        ShiftNotices(settings),
+        Deliveries(settings),
+        MaintenanceTransitions(),
+        ExpiredLogins(),
+        SqliteStatistics(),
+    ]

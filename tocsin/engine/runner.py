@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from tocsin.db import Database, now
+from tocsin.engine.wakeup import Listener
 
 log = logging.getLogger("tocsin.engine")
 
@@ -22,11 +23,12 @@ class EngineModule(Protocol):
 
 
 class EngineRunner:
-    """A thread that keeps asking each module for due work.
+    """One thread per module, each asking its module for due work.
 
-    New work calls `wake()` so it is handled at once; the tick is only the safety
-    net. A module that fails is logged and retried on the next tick; it never
-    stops the others.
+    Separate threads keep a slow module (delivery, waiting on a mail server) from
+    delaying the others (routing, escalation). New work calls `wake()`, which wakes
+    every module at once; the tick is only the safety net. A module that fails is
+    logged and retried on its next turn; it never stops the others.
     """
 
     def __init__(
@@ -35,46 +37,60 @@ class EngineRunner:
         self.db = db
         self.modules = list(modules)
         self.tick_seconds = tick_seconds
-        self._wake = threading.Event()
+        self._wakes = [threading.Event() for _ in self.modules]
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Other processes' new work wakes this engine too (PostgreSQL only).
+        self._listener = None if db.is_sqlite else Listener(db.url, self.wake)
 
     def run_once(self, at: datetime | None = None) -> dict[str, int]:
-        """One pass over every module; tests call this with a clock they control."""
+        """One pass over every module in order; tests call this with a clock they control."""
         moment = at or now()
-        handled: dict[str, int] = {}
-        for module in self.modules:
-            try:
-                handled[module.name] = module.run_due(self.db, moment)
-            except Exception:
-                log.exception("engine module %s failed; it will be retried", module.name)
-                handled[module.name] = 0
-        return handled
+        return {module.name: self._run(module, moment) for module in self.modules}
+
+    def _run(self, module: EngineModule, at: datetime) -> int:
+        try:
+            return module.run_due(self.db, at)
+        except Exception:
+            log.exception("engine module %s failed; it will be retried", module.name)
+            return 0
 
     def wake(self) -> None:
-        self._wake.set()
+        """New work: wake the modules that act on it (time-driven ones keep to the tick)."""
+        for module, event in zip(self.modules, self._wakes, strict=True):
+            if getattr(module, "woken_by_new_work", True):
+                event.set()
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             return
-        self._thread = threading.Thread(target=self._loop, name="tocsin-engine", daemon=True)
-        self._thread.start()
+        log.info("engine started with %s", ", ".join(m.name for m in self.modules) or "no modules")
+        for module, woken in zip(self.modules, self._wakes, strict=True):
+            thread = threading.Thread(
+                target=self._loop, args=(module, woken), name=f"tocsin-{module.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        if self._listener is not None:
+            self._listener.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for event in self._wakes:
+            event.set()
+        if self._listener is not None:
+            self._listener.stop()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+        log.info("engine stopped")
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return any(thread.is_alive() for thread in self._threads)
 
-    def _loop(self) -> None:
-        log.info("engine started with %s", ", ".join(m.name for m in self.modules) or "no modules")
+    def _loop(self, module: EngineModule, woken: threading.Event) -> None:
         while not self._stop.is_set():
-            self.run_once()
-            self._wake.wait(self.tick_seconds)
-            self._wake.clear()
-        log.info("engine stopped")
+            self._run(module, now())
+            woken.wait(self.tick_seconds)
+            woken.clear()

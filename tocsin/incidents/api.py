@@ -22,6 +22,7 @@ from tocsin.incidents.schemas import (
     StatusChange,
     TimelineEventOut,
 )
+from tocsin.paging.schemas import PageOut, PageRequest
 from tocsin.schemas import Page
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -123,3 +124,24 @@ def star(
     key: KeyPath, event_id: IdPath, body: StarChange, user: CurrentUser, session: DbSession
 ) -> object:
     return service.star_event(session, user, key, event_id, body.starred)
+
+
+@router.get("/{key}/pages", response_model=list[PageOut])
+def pages(key: KeyPath, user: CurrentUser, session: DbSession) -> object:
+    """Escalations about this incident, newest first."""
+    return service.pages_of(session, user, key)
+
+
+@router.post("/{key}/pages", response_model=PageOut, status_code=201)
+def page_responders(
+    key: KeyPath, body: PageRequest, user: CurrentUser, session: DbSession
+) -> object:
+    """The incident manager pages anyone: people, a team, a schedule's or a service's on-call."""
+    targets = [t.model_dump() for t in body.targets]
+    return service.page_responders(session, user, key, targets, body.message)
+
+
+@router.post("/{key}/pages/{page_id}/escalate", response_model=PageOut)
+def escalate(key: KeyPath, page_id: IdPath, user: CurrentUser, session: DbSession) -> object:
+    """Fires the page's next level now instead of waiting for its delay."""
+    return service.escalate_page(session, user, key, page_id)

@@ -33,6 +33,9 @@ class IncidentCreate(Input):
     )
     impact_started_at: When | None = None
     detected_at: When | None = None
+    page_on_call: bool = Field(
+        default=True, description="Page the on-call of the faulty service (when one is named)."
+    )
 
 
 class IncidentUpdate(Input):

@@ -30,6 +30,7 @@ from tocsin.incidents.schemas import (
     StatusChange,
 )
 from tocsin.incidents.workflow import IncidentClock, Status
+from tocsin.paging import service as paging
 from tocsin.timeline import service as timeline
 from tocsin.timeline.models import TimelineEvent
 
@@ -241,6 +242,8 @@ def declare_incident(
         f"{actor.name} declared {incident.key} ({incident.severity}): {incident.summary}",
         {"severity": incident.severity, "service": service.name if service else None},
     )
+    if data.page_on_call and service is not None:
+        page_service_for(session, incident)
     if commit:
         session.commit()
     return incident
@@ -293,6 +296,7 @@ def take_command(session: Session, actor: User, key: str) -> Incident:
         f"{actor.name} is now the incident manager",
         {"incident_manager": [None, actor.name]},
     )
+    paging.acknowledge_subject(session, SUBJECT, incident.id, actor)
     session.commit()
     return incident
 
@@ -428,6 +432,10 @@ def change_status(session: Session, actor: User, key: str, change: StatusChange)
         message += f" (false alarm): {incident.cancel_reason}"
     elif current is Status.RESOLVED and target is Status.FIXING:
         message = "Reopened: status changed from resolved to fixing"
+    if target is Status.FIXING:
+        paging.acknowledge_subject(session, SUBJECT, incident.id, actor)
+    elif target in (Status.RESOLVED, Status.CANCELLED, Status.CLOSED):
+        paging.resolve_subject(session, SUBJECT, incident.id, actor)
     _event(
         session,
         incident,
@@ -643,3 +651,79 @@ def star_event(
     event.starred = starred
     session.commit()
     return event
+
+
+# ---------------------------------------------------------------- paging
+
+
+def page_service_for(
+    session: Session, incident: Incident, due_at: datetime | None = None
+) -> paging.Page | None:
+    """Pages the on-call of the incident's faulty service; adds to the caller's transaction."""
+    if incident.service_id is None:
+        return None
+    return paging.start_page(
+        session,
+        subject_type=SUBJECT,
+        subject_id=incident.id,
+        subject_key=incident.key,
+        title=incident.summary,
+        severity=incident.severity,
+        service_id=incident.service_id,
+        due_at=due_at,
+    )
+
+
+def page_responders(
+    session: Session, actor: User, key: str, targets: list[dict], message: str = ""
+) -> paging.Page:
+    """The incident manager pages anyone: people, a team, a schedule's or a service's on-call."""
+    incident = _act(session, actor, key, "page responders")
+    _require_incident_manager(actor, incident, "page responders")
+    paging.check_targets(session, targets)
+    page = paging.start_page(
+        session,
+        subject_type=SUBJECT,
+        subject_id=incident.id,
+        subject_key=incident.key,
+        title=incident.summary,
+        severity=incident.severity,
+        page_targets=targets,
+        message=message.strip(),
+        actor=actor,
+    )
+    session.commit()
+    return page
+
+
+def _acknowledge_by_link(session: Session, incident_id: int, user: User) -> None:
+    """'I am on it': stops the paging, and puts the person in command if nobody is."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound("The incident no longer exists.", field="key")
+    if incident.incident_manager_id is None:
+        take_command(session, user, incident.key)
+        return
+    _join(session, incident, user)
+    paging.acknowledge_subject(session, SUBJECT, incident.id, user)
+    session.commit()
+
+
+paging.register_subject(
+    SUBJECT,
+    paging.SubjectHandler(
+        acknowledge=_acknowledge_by_link,
+        resolve=None,  # resolving an incident needs a resolution summary: open it
+        path=lambda _incident_id, key: f"/incidents/{key}",
+    ),
+)
+
+
+def pages_of(session: Session, actor: User, key: str) -> list[paging.Page]:
+    incident = get_incident(session, actor, key)
+    return paging.pages_of(session, SUBJECT, incident.id)
+
+
+def escalate_page(session: Session, actor: User, key: str, page_id: int) -> paging.Page:
+    incident = _act(session, actor, key, "escalate pages")
+    return paging.escalate_now(session, actor, page_id, (SUBJECT, incident.id))

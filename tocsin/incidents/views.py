@@ -32,6 +32,7 @@ from tocsin.incidents.workflow import (
     action_label,
     explanation_needed,
 )
+from tocsin.paging.schemas import PageRequest
 from tocsin.web.forms import FormBody, ids, local_datetime, optional_id, parse, text
 from tocsin.web.templating import local_input_value, redirect, render
 
@@ -180,6 +181,8 @@ def incident_page(
         "products": catalogue.list_products(session),
         "severities": list(Severity),
         "severity_help": SEVERITY_HELP,
+        "pages": service.pages_of(session, user, key),
+        "teams": auth.list_teams(session),
         "impact_started_value": local_input_value(request, incident.impact_started_at),
         "detected_value": local_input_value(request, incident.detected_at),
     }
@@ -268,6 +271,38 @@ def request_handover(
         return (
             f"Asked {incident.handover_to.name} to take over. You stay in charge until they accept."
         )
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/page")
+def page_someone(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+    def act(form: FormData) -> str:
+        chosen = [
+            {"kind": kind, "id": value}
+            for field, kind in (
+                ("user_ids", "user"),
+                ("team_ids", "team"),
+                ("service_ids", "service"),
+            )
+            for value in ids(form, field)
+        ]
+        request = parse(PageRequest, {"targets": chosen, "message": text(form, "message")})
+        service.page_responders(
+            session, user, key, [t.model_dump() for t in request.targets], request.message
+        )
+        return "Paging started."
+
+    return _act(key, form, act)
+
+
+@router.post("/incidents/{key}/pages/{page_id}/escalate")
+def escalate(
+    key: KeyPath, page_id: IdPath, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    def act(_form: FormData) -> str:
+        service.escalate_page(session, user, key, page_id)
+        return "The next level is paged now."
 
     return _act(key, form, act)
 

@@ -1,0 +1,309 @@
+"""Paging people: the incident manager pages someone; the notifications go out through the
+outbox to a real SMTP server and a webhook, are retried when refused, and one tap stops it."""
+
+from __future__ import annotations
+
+import re
+
+import httpx2
+import pytest
+
+from tests.alerting import run_engine
+from tests.conftest import assert_error
+from tests.live_server import live_server  # noqa: F401  (fixture)
+from tocsin.auth.models import Role
+from tocsin.config import Settings
+
+
+@pytest.fixture
+def settings_for(db):
+    def make(mailbox) -> Settings:
+        return Settings(database_url=db.url, base_url="http://tocsin.test", smtp_url=mailbox.url)
+
+    return make
+
+
+@pytest.fixture
+def rita(api_as, responder):
+    return api_as(responder)
+
+
+def declare(api, **fields):
+    body = {"summary": "Checkout fails for EU customers", "severity": "SEV1", **fields}
+    return api.post("/api/v1/incidents", json=body).json()
+
+
+def timeline(api, key):
+    return [e["message"] for e in api.get(f"/api/v1/incidents/{key}/timeline").json()]
+
+
+def link_in(message, action: str) -> str:
+    found = re.search(rf"{action}: (\S+)", message.get_content())
+    assert found, message.get_content()
+    return found.group(1)
+
+
+def test_the_incident_manager_pages_someone_who_acknowledges_with_one_tap(
+    db,
+    clock,
+    rita,
+    api_as,
+    make_user,
+    smtp_server,
+    settings_for,
+    client,
+):
+    bob = make_user(Role.RESPONDER, name="Bob Builder", email="bob@example.com")
+    incident = declare(rita)
+    page = rita.post(
+        f"/api/v1/incidents/{incident['key']}/pages",
+        json={
+            "targets": [{"kind": "user", "id": bob.id}],
+            "message": "DB primary is at 100% CPU, need you",
+        },
+    )
+    assert page.status_code == 201, page.text
+    assert page.json()["status"] == "active"
+
+    handled = run_engine(db, settings_for(smtp_server))
+    assert handled["escalation"] == 1 and handled["delivery"] == 1
+    [mail] = smtp_server.to("bob@example.com")
+    assert mail["Subject"] == "[SEV1] INC-1 Checkout fails for EU customers"
+    text = mail.get_content()
+    assert "Paged by: Rita Responder" in text and "DB primary is at 100% CPU" in text
+    assert "Open: http://tocsin.test/incidents/INC-1" in text
+    assert "Resolve:" not in text  # an incident is resolved with words, not one tap
+
+    acknowledge = link_in(mail, "Acknowledge").replace("http://tocsin.test", "")
+    confirm = client.get(acknowledge, headers={"accept": "text/html"})
+    assert confirm.status_code == 200 and "Acknowledge: I am on it" in confirm.text
+    assert rita.get(f"/api/v1/incidents/{incident['key']}/pages").json()[0]["status"] == "active"
+    done = client.post(acknowledge, headers={"accept": "text/html"})
+    assert done.status_code == 200 and "Paging has stopped" in done.text
+    assert (
+        rita.get(f"/api/v1/incidents/{incident['key']}/pages").json()[0]["status"] == "acknowledged"
+    )
+    assert "Paging stopped: acknowledged by Bob Builder" in timeline(rita, incident["key"])
+    again = client.post(acknowledge, headers={"accept": "text/html"})
+    assert again.status_code == 409 and "works once" in again.text
+
+    # Nothing more is sent: the page is over.
+    clock.advance(minutes=30)
+    run_engine(db, settings_for(smtp_server))
+    assert len(smtp_server.to("bob@example.com")) == 1
+
+
+def test_notification_rules_fire_in_turn_until_acknowledged(
+    db,
+    clock,
+    rita,
+    api_as,
+    make_user,
+    smtp_server,
+    webhook_receiver,
+    settings_for,
+):
+    bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
+    as_bob = api_as(bob)
+    mail = as_bob.post(
+        "/api/v1/me/contact-methods",
+        json={"channel": "email", "address": "bob@example.com", "label": "mail"},
+    ).json()
+    hook = as_bob.post(
+        "/api/v1/me/contact-methods",
+        json={"channel": "webhook", "address": webhook_receiver.url, "label": "pager app"},
+    ).json()
+    rules = as_bob.put(
+        "/api/v1/me/notification-rules",
+        json={
+            "rules": [
+                {"contact_method_id": mail["id"], "delay_minutes": 0},
+                {"contact_method_id": hook["id"], "delay_minutes": 2},
+            ]
+        },
+    )
+    assert [r["delay_minutes"] for r in rules.json()] == [0, 2]
+    incident = declare(rita)
+    rita.post(
+        f"/api/v1/incidents/{incident['key']}/pages",
+        json={"targets": [{"kind": "user", "id": bob.id}]},
+    )
+
+    run_engine(db, settings_for(smtp_server))
+    assert len(smtp_server.to("bob@example.com")) == 1 and webhook_receiver.received == []
+    clock.advance(minutes=2)
+    run_engine(db, settings_for(smtp_server))
+    [(headers, body)] = webhook_receiver.received
+    assert body["subject"] == incident["key"] and body["severity"] == "SEV1"
+    assert headers["Idempotency-Key"] == body["idempotency_key"]
+
+    # The page repeats once after five minutes; acknowledging first cancels the rest.
+    rita.post(f"/api/v1/incidents/{incident['key']}/status", json={"status": "fixing"})
+    clock.advance(minutes=10)
+    run_engine(db, settings_for(smtp_server))
+    assert len(smtp_server.to("bob@example.com")) == 1 and len(webhook_receiver.received) == 1
+
+
+def test_a_refusing_mail_server_is_retried_and_the_failure_is_visible(
+    db,
+    clock,
+    rita,
+    api_as,
+    make_user,
+    smtp_server,
+    settings_for,
+):
+    bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
+    incident = declare(rita)
+    rita.post(
+        f"/api/v1/incidents/{incident['key']}/pages",
+        json={"targets": [{"kind": "user", "id": bob.id}]},
+    )
+    smtp_server.refusing = True
+    run_engine(db, settings_for(smtp_server))
+    [mine] = api_as(bob).get("/api/v1/me/notifications").json()
+    assert mine["status"] == "pending" and mine["attempts"] == 1
+    assert "451" in mine["last_error"]
+    assert any(
+        m.startswith("Notifying Bob by account email failed (attempt 1)")
+        for m in timeline(rita, incident["key"])
+    )
+
+    clock.advance(seconds=10)
+    run_engine(db, settings_for(smtp_server))
+    assert api_as(bob).get("/api/v1/me/notifications").json()[0]["attempts"] == 1  # not due yet
+    clock.advance(seconds=25)
+    run_engine(db, settings_for(smtp_server))
+    assert api_as(bob).get("/api/v1/me/notifications").json()[0]["attempts"] == 2
+
+    smtp_server.refusing = False
+    clock.advance(minutes=2)
+    run_engine(db, settings_for(smtp_server))
+    [sent] = api_as(bob).get("/api/v1/me/notifications").json()
+    assert sent["status"] == "sent" and sent["attempts"] == 3
+    assert len(smtp_server.to("bob@example.com")) == 1
+    assert "Notified Bob by account email" in timeline(rita, incident["key"])
+
+
+def test_only_the_incident_manager_pages_and_targets_must_exist(rita, api_as, make_user, viewer):
+    incident = declare(rita)
+    other = api_as(make_user(Role.RESPONDER))
+    body = {"targets": [{"kind": "user", "id": viewer.id}]}
+    assert_error(other.post(f"/api/v1/incidents/{incident['key']}/pages", json=body), 403)
+    missing = {"targets": [{"kind": "team", "id": 999}]}
+    assert_error(
+        rita.post(f"/api/v1/incidents/{incident['key']}/pages", json=missing), 422, field="targets"
+    )
+    assert_error(rita.post(f"/api/v1/incidents/{incident['key']}/pages", json={"targets": []}), 422)
+    assert rita.get(f"/api/v1/incidents/{incident['key']}/pages").json() == []
+
+
+def test_contact_methods_are_checked_and_private(api_as, responder, make_user):
+    mine = api_as(responder)
+    assert_error(
+        mine.post("/api/v1/me/contact-methods", json={"channel": "email", "address": "not mail"}),
+        422,
+    )
+    assert_error(
+        mine.post("/api/v1/me/contact-methods", json={"channel": "webhook", "address": "ftp://x"}),
+        422,
+    )
+    ntfy = mine.post(
+        "/api/v1/me/contact-methods", json={"channel": "apprise", "address": "ntfy://tocsin-rita"}
+    )
+    assert ntfy.status_code == 201
+    other = api_as(make_user(Role.RESPONDER))
+    assert_error(other.delete(f"/api/v1/me/contact-methods/{ntfy.json()['id']}"), 404)
+    assert_error(
+        other.put(
+            "/api/v1/me/notification-rules",
+            json={"rules": [{"contact_method_id": ntfy.json()["id"]}]},
+        ),
+        422,
+        field="contact_method_id",
+    )
+
+
+def test_a_one_click_link_works_over_the_wire_without_a_login(
+    live_server,  # noqa: F811
+    db,
+    clock,
+    rita,
+    make_user,
+    smtp_server,
+    settings_for,
+):
+    bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
+    incident = declare(rita)
+    rita.post(
+        f"/api/v1/incidents/{incident['key']}/pages",
+        json={"targets": [{"kind": "user", "id": bob.id}]},
+    )
+    run_engine(db, settings_for(smtp_server))
+    path = link_in(smtp_server.to("bob@example.com")[0], "Acknowledge").replace(
+        "http://tocsin.test", ""
+    )
+    with httpx2.Client(base_url=live_server.url) as anonymous:
+        assert anonymous.get(path).status_code == 200
+        assert anonymous.post(path).status_code == 200
+        assert anonymous.post(path).status_code == 409
+        assert anonymous.post("/respond/act_0123456789abcdef_forged").status_code == 404
+    assert rita.get(f"/api/v1/incidents/{incident['key']}").json()["status"] == "open"
+    assert (
+        rita.get(f"/api/v1/incidents/{incident['key']}/pages").json()[0]["status"] == "acknowledged"
+    )
+
+
+def test_the_incident_page_pages_someone_and_shows_the_escalation(app, db, responder, make_user):
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import browser_login
+
+    bob = make_user(Role.RESPONDER, name="Bob Builder")
+    with TestClient(app) as browser:
+        csrf = browser_login(browser, responder)
+        declared = browser.post(
+            "/incidents/new",
+            data={"csrf_token": csrf, "summary": "Queue stuck", "severity": "SEV2"},
+            follow_redirects=False,
+        )
+        key = declared.headers["location"].rsplit("/", 1)[1]
+        paged = browser.post(
+            f"/incidents/{key}/page",
+            data={"csrf_token": csrf, "user_ids": str(bob.id), "message": "need the queue expert"},
+        )
+        assert paged.status_code == 200 and "Paging started." in paged.text
+        assert "Rita Responder started paging: Bob Builder" in paged.text
+        assert "need the queue expert" in paged.text
+        page_id = browser.get(
+            f"/api/v1/incidents/{key}/pages", headers={"X-CSRF-Token": csrf}
+        ).json()[0]["id"]
+        escalated = browser.post(
+            f"/incidents/{key}/pages/{page_id}/escalate", data={"csrf_token": csrf}
+        )
+        assert "The next level is paged now." in escalated.text
+
+
+def test_the_incident_manager_is_told_when_every_linked_alert_resolves(
+    db, client, rita, api_as, admin, responder, smtp_server, settings_for
+):
+    from tests.alerting import make_integration
+
+    ada = api_as(admin)
+    key = make_integration(ada, "pagerduty")["key"]
+    incident = declare(rita, severity="SEV2")
+
+    def send(action: str) -> None:
+        body = {"routing_key": key, "event_action": action, "dedup_key": "db-1"}
+        if action == "trigger":
+            body["payload"] = {"summary": "db-1 down", "source": "probe", "severity": "error"}
+        assert client.post("/v2/enqueue", json=body).status_code == 202
+
+    send("trigger")
+    alert_id = ada.get("/api/v1/alerts").json()["items"][0]["id"]
+    rita.post(f"/api/v1/alerts/{alert_id}/attach", json={"incident_key": incident["key"]})
+    send("resolve")
+    run_engine(db, settings_for(smtp_server))
+    [told] = smtp_server.to(responder.email)
+    assert told["Subject"] == f"{incident['key']}: every linked alert is resolved"
+    assert "stays open until you resolve it" in told.get_content()

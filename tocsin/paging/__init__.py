@@ -1,0 +1,1 @@
+"""Paging: contact methods, notification rules, escalations (pages), the notification outbox."""

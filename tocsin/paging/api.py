@@ -1,0 +1,55 @@
+"""REST routes for your contact methods, notification rules and notifications.
+
+Pages themselves are reached through their alert or incident, which check who may see them.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from tocsin.deps import CurrentUser, DbSession, IdPath
+from tocsin.paging import service
+from tocsin.paging.schemas import (
+    ContactMethodCreate,
+    ContactMethodOut,
+    NotificationOut,
+    RuleOut,
+    RulesReplace,
+)
+
+router = APIRouter(tags=["paging"])
+
+
+@router.get("/me/contact-methods", response_model=list[ContactMethodOut])
+def list_contact_methods(user: CurrentUser, session: DbSession) -> object:
+    return service.contact_methods(session, user)
+
+
+@router.post("/me/contact-methods", response_model=ContactMethodOut, status_code=201)
+def add_contact_method(body: ContactMethodCreate, user: CurrentUser, session: DbSession) -> object:
+    """Your first contact method is also your first notification rule (at once)."""
+    return service.add_contact_method(session, user, body)
+
+
+@router.delete("/me/contact-methods/{method_id}", status_code=204)
+def delete_contact_method(method_id: IdPath, user: CurrentUser, session: DbSession) -> Response:
+    service.delete_contact_method(session, user, method_id)
+    return Response(status_code=204)
+
+
+@router.get("/me/notification-rules", response_model=list[RuleOut])
+def list_rules(user: CurrentUser, session: DbSession) -> object:
+    """In order of delay. With no rules, pages go to your account email at once."""
+    return service.notification_rules(session, user)
+
+
+@router.put("/me/notification-rules", response_model=list[RuleOut])
+def replace_rules(body: RulesReplace, user: CurrentUser, session: DbSession) -> object:
+    """E.g. email at once, ntfy after 2 minutes: each rule fires until the page is acknowledged."""
+    return service.replace_notification_rules(session, user, body.rules)
+
+
+@router.get("/me/notifications", response_model=list[NotificationOut])
+def my_notifications(user: CurrentUser, session: DbSession) -> object:
+    """What was sent to you, newest first, with failures and retries."""
+    return service.notifications_of(session, user)

@@ -1,0 +1,94 @@
+"""Sending one notification: email through SMTP, a JSON webhook, or any Apprise URL.
+
+Every send carries the notification's idempotency key (Message-ID, Idempotency-Key
+header), so a receiver can drop the rare duplicate of a retried delivery.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import httpx2
+
+from tocsin.config import Settings
+from tocsin.paging.models import Channel
+from tocsin.paging.service import Delivery
+
+TIMEOUT_SECONDS = 10.0
+
+
+class DeliveryError(Exception):
+    """Why a send failed, in words for the timeline."""
+
+
+def send(delivery: Delivery, settings: Settings) -> None:
+    if delivery.channel == Channel.EMAIL:
+        send_email(delivery, settings)
+    elif delivery.channel == Channel.WEBHOOK:
+        send_webhook(delivery)
+    elif delivery.channel == Channel.APPRISE:
+        send_apprise(delivery)
+    else:
+        raise DeliveryError(f"unknown channel {delivery.channel!r}")
+
+
+def send_email(delivery: Delivery, settings: Settings) -> None:
+    if not settings.smtp_url:
+        raise DeliveryError("no SMTP server is configured (set TOCSIN_SMTP_URL)")
+    url = urlsplit(settings.smtp_url)
+    if url.scheme not in ("smtp", "smtps"):
+        raise DeliveryError("TOCSIN_SMTP_URL must start with smtp:// or smtps://")
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = delivery.address
+    message["Subject"] = delivery.title
+    message["Date"] = formatdate(localtime=False)
+    domain = settings.mail_from.rsplit("@", 1)[-1].strip(">") or "tocsin"
+    message["Message-ID"] = make_msgid(
+        idstring=delivery.idempotency_key.replace(":", "."), domain=domain
+    )
+    message["X-Tocsin-Idempotency-Key"] = delivery.idempotency_key
+    message.set_content(delivery.body)
+    port = url.port or (465 if url.scheme == "smtps" else 25)
+    client_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+    try:
+        with client_class(url.hostname or "localhost", port, timeout=TIMEOUT_SECONDS) as smtp:
+            if url.scheme == "smtp" and parse_qs(url.query).get("starttls") == ["true"]:
+                smtp.starttls()
+            if url.username:
+                smtp.login(unquote(url.username), unquote(url.password or ""))
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as failure:
+        raise DeliveryError(f"the SMTP server refused or could not be reached: {failure}") from None
+
+
+def send_webhook(delivery: Delivery) -> None:
+    body = {
+        "title": delivery.title,
+        "body": delivery.body,
+        **delivery.data,
+        "idempotency_key": delivery.idempotency_key,
+    }
+    headers = {"Idempotency-Key": delivery.idempotency_key, "User-Agent": "Tocsin"}
+    try:
+        answer = httpx2.post(delivery.address, json=body, headers=headers, timeout=TIMEOUT_SECONDS)
+    except httpx2.HTTPError as failure:
+        raise DeliveryError(f"the webhook could not be reached: {failure}") from None
+    if not 200 <= answer.status_code < 300:
+        raise DeliveryError(f"the webhook answered {answer.status_code}")
+
+
+def send_apprise(delivery: Delivery) -> None:
+    import apprise
+
+    sender = apprise.Apprise()
+    if not sender.add(delivery.address):
+        raise DeliveryError("not an Apprise URL Tocsin can use")
+    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+        sent = sender.notify(title=delivery.title, body=delivery.body)
+    if not sent:
+        detail = captured.getvalue().strip().splitlines()
+        raise DeliveryError(f"Apprise could not deliver: {detail[-1] if detail else 'no detail'}")

@@ -1,0 +1,42 @@
+"""The words of a page: short enough for a phone lock screen, with the links that matter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageMessage:
+    title: str
+    body: str
+
+
+def page_message(
+    *,
+    subject_key: str,
+    title: str,
+    severity: str,
+    service: str | None,
+    link: str,
+    acknowledge_link: str,
+    resolve_link: str | None,
+    note: str = "",
+    paged_by: str | None = None,
+) -> PageMessage:
+    """'[critical] ALR-12 Disk 95% full on db-1', then what, where, and two one-click links."""
+    lines = [f"{subject_key}: {title}", f"Severity: {severity}"]
+    if service:
+        lines.append(f"Service: {service}")
+    if paged_by:
+        lines.append(f"Paged by: {paged_by}")
+    if note:
+        lines += ["", note]
+    lines += [
+        "",
+        f"Open: {link}",
+        f"Acknowledge: {acknowledge_link}",
+    ]
+    if resolve_link:
+        lines.append(f"Resolve: {resolve_link}")
+    lines += ["", "These links work once and expire after a day; Open needs a login."]
+    return PageMessage(title=f"[{severity}] {subject_key} {title}"[:300], body="\n".join(lines))

@@ -1,0 +1,108 @@
+"""Bodies for contact methods, notification rules, pages and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from tocsin.auth.schemas import UserRef
+from tocsin.paging.models import Channel, DeliveryStatus, PageStatus
+from tocsin.schemas import EMAIL_PATTERN, Id, Input, Output, Text
+
+Address = Annotated[str, Field(min_length=3, max_length=2048)]
+
+
+class ContactMethodCreate(Input):
+    channel: Channel
+    address: Address = Field(
+        description="An email address, a webhook URL (https://...), or an Apprise URL "
+        "(ntfy://topic, slack://..., msteams://..., tgram://..., matrix://...)."
+    )
+    label: Annotated[str, Field(max_length=120)] = ""
+
+    @model_validator(mode="after")
+    def _address_fits_the_channel(self) -> ContactMethodCreate:
+        address = self.address.strip()
+        if "\x00" in address or any(c.isspace() for c in address):
+            raise ValueError("the address must not contain spaces or NUL")
+        if self.channel is Channel.EMAIL and not EMAIL_PATTERN.match(address):
+            raise ValueError("an email contact needs an email address")
+        if self.channel is Channel.WEBHOOK and not address.startswith(("http://", "https://")):
+            raise ValueError("a webhook contact needs an http(s):// URL")
+        if self.channel is Channel.APPRISE and "://" not in address:
+            raise ValueError("an Apprise contact needs a URL such as ntfy://my-topic")
+        self.address = address
+        return self
+
+
+class ContactMethodOut(Output):
+    id: int
+    channel: Channel
+    address: str
+    label: str
+    created_at: datetime
+
+
+class RuleIn(Input):
+    contact_method_id: Id
+    delay_minutes: int = Field(default=0, ge=0, le=24 * 60)
+
+
+class RulesReplace(Input):
+    rules: list[RuleIn] = Field(max_length=20)
+
+
+class RuleOut(Output):
+    id: int
+    contact_method: ContactMethodOut
+    delay_minutes: int
+
+
+class Target(Input):
+    kind: Literal["user", "schedule", "team", "service"]
+    id: Id
+
+
+class PageRequest(Input):
+    """The incident manager pages anyone: people, a team, a schedule's on-call, or a service."""
+
+    targets: list[Target] = Field(min_length=1, max_length=20)
+    message: Text = ""
+
+
+class PageOut(Output):
+    id: int
+    subject_type: str
+    subject_id: int
+    subject_key: str
+    title: str
+    severity: str
+    message: str
+    status: PageStatus
+    level_index: int
+    round: int
+    next_step_at: datetime | None
+    created_at: datetime
+    created_by: UserRef | None
+    ended_at: datetime | None
+    ended_by: UserRef | None
+    targets: list[dict[str, Any]]
+
+
+class NotificationOut(Output):
+    id: int
+    purpose: str
+    channel: Channel
+    address: str
+    label: str
+    title: str
+    status: DeliveryStatus
+    attempts: int
+    due_at: datetime
+    last_error: str
+    sent_at: datetime | None
+    created_at: datetime
+    subject_type: str | None
+    subject_id: int | None

@@ -1,0 +1,145 @@
+"""Whom a page reaches at each level: the service's escalation policy, or explicit targets.
+
+The one place paging asks the on-call domain (policies, schedules) who is on call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from tocsin.auth.models import User
+from tocsin.paging.models import Page
+
+# An explicit page (the incident manager paging someone) is one level, tried once more
+# after this many minutes if nobody acknowledges.
+DIRECT_PAGE_DELAYS = [5]
+DIRECT_PAGE_REPEAT = 1
+
+
+@dataclass
+class Plan:
+    delays: list[int]
+    repeat: int
+    people: Callable[[int], list[User]]
+    why_nobody: str = ""
+    _cache: dict[int, list[User]] = field(default_factory=dict)
+
+    def people_at(self, level_index: int) -> list[User]:
+        if level_index not in self._cache:
+            self._cache[level_index] = _unique_active(self.people(level_index))
+        return self._cache[level_index]
+
+
+def _unique_active(people: list[User]) -> list[User]:
+    seen: dict[int, User] = {}
+    for person in people:
+        if person.is_active and person.id not in seen:
+            seen[person.id] = person
+    return list(seen.values())
+
+
+def plan(session: Session, page: Page, at: datetime) -> Plan:
+    if page.targets:
+        return Plan(
+            delays=DIRECT_PAGE_DELAYS,
+            repeat=DIRECT_PAGE_REPEAT,
+            people=lambda _level: expand(session, page.targets, at),
+            why_nobody="none of the chosen people can be reached right now",
+        )
+    from tocsin.oncall import service as oncall
+
+    policy = oncall.policy_of_service(session, page.service_id) if page.service_id else None
+    if policy is None:
+        return Plan(
+            delays=[],
+            repeat=0,
+            people=lambda _level: [],
+            why_nobody="the service has no escalation policy",
+        )
+    levels = oncall.levels_of(policy)
+    if not levels:
+        return Plan(
+            delays=[],
+            repeat=0,
+            people=lambda _level: [],
+            why_nobody=f"the escalation policy {policy.name} has no levels",
+        )
+    return Plan(
+        delays=[level.delay_minutes for level in levels],
+        repeat=policy.repeat,
+        people=lambda index: oncall.resolve_targets(session, levels[index], at),
+        why_nobody="nobody is on call for this level",
+    )
+
+
+def expand(session: Session, targets: list[dict], at: datetime) -> list[User]:
+    """People behind explicit targets: users, team members, a schedule's or service's on-call."""
+    from tocsin.auth import service as auth
+
+    people: list[User] = []
+    for target in targets:
+        kind, target_id = target["kind"], int(target["id"])
+        if kind == "user":
+            user = session.get(User, target_id)
+            people += [user] if user else []
+        elif kind == "team":
+            people += auth.get_team(session, target_id).members
+        elif kind == "schedule":
+            from tocsin.oncall import service as oncall
+
+            people += oncall.people_on_call(session, target_id, at)
+        elif kind == "service":
+            from tocsin.oncall import service as oncall
+
+            policy = oncall.policy_of_service(session, target_id)
+            levels = oncall.levels_of(policy) if policy else []
+            people += oncall.resolve_targets(session, levels[0], at) if levels else []
+    return _unique_active(people)
+
+
+def describe(session: Session, page: Page) -> str:
+    """'the escalation policy of payments' or 'Alice, the Database team'."""
+    if not page.targets:
+        from tocsin.catalogue.models import Service
+
+        service = session.get(Service, page.service_id) if page.service_id else None
+        return f"the on-call of {service.name}" if service else "nobody (no service)"
+    from tocsin.auth.models import Team
+    from tocsin.catalogue.models import Service
+
+    names = []
+    for target in page.targets:
+        model = {"user": User, "team": Team, "service": Service}.get(target["kind"])
+        if model is None:
+            names.append(f"the on-call of schedule {target['id']}")
+            continue
+        row = session.get(model, int(target["id"]))
+        label = row.name if row else f"{target['kind']} {target['id']}"
+        names.append(
+            {"team": f"the {label} team", "service": f"the on-call of {label}"}.get(
+                target["kind"], label
+            )
+        )
+    return ", ".join(names)
+
+
+def exists(session: Session, kind: str, target_id: int) -> bool:
+    from tocsin.auth.models import Team
+    from tocsin.catalogue.models import Service
+
+    if kind == "user":
+        user = session.get(User, target_id)
+        return user is not None and user.is_active
+    if kind == "team":
+        return session.get(Team, target_id) is not None
+    if kind == "service":
+        return session.get(Service, target_id) is not None
+    if kind == "schedule":
+        from tocsin.oncall import service as oncall
+
+        return oncall.schedule_exists(session, target_id)
+    return False

@@ -1,0 +1,1 @@
+"""Status pages: components, public incidents, scheduled maintenance, the public page and API."""

@@ -1,0 +1,259 @@
+"""Status pages: components in groups, public incidents with updates, scheduled maintenance.
+
+Everything a page shows carries a `code`: a random public id (Statuspage's ids look
+alike), so the public page and its JSON never reveal internal ids or how many rows
+exist. Internal links (the Tocsin incident, the Tocsin service, who wrote an update)
+stay in these tables and are never rendered publicly.
+
+Subscribers (later) hang off a page and, optionally, its components; they are told
+about each update whose `notify` is set and about maintenance start, so these tables
+already carry what that needs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tocsin.db import Base, BigId, UTCDateTime, now
+
+CODE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+CODE_LENGTH = 12
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+class StatusPage(Base):
+    __tablename__ = "status_pages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH), unique=True, default=new_code)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # Private pages are for internal stakeholders: only logged-in users may read them.
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Where readers find the page (a custom domain in front of Tocsin); empty: Tocsin's own URL.
+    url: Mapped[str] = mapped_column(String(500), default="")
+    # Bumped in the same transaction as any change to what the page shows: the public cache's
+    # cheap freshness check across processes.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class ComponentGroup(Base):
+    __tablename__ = "status_component_groups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    page_id: Mapped[int] = mapped_column(
+        ForeignKey("status_pages.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH), unique=True, default=new_code)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class Component(Base):
+    __tablename__ = "status_components"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    page_id: Mapped[int] = mapped_column(
+        ForeignKey("status_pages.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("status_component_groups.id", ondelete="SET NULL"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH), unique=True, default=new_code)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(24), default="operational")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Show the 90-day uptime bar (Statuspage's "showcase").
+    showcase: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The Tocsin service behind it: a public incident from one of its incidents pre-selects it.
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("services.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    group: Mapped[ComponentGroup | None] = relationship(lazy="joined")
+
+
+class ComponentChange(Base):
+    """When a component took a status: the uptime bars are computed from these."""
+
+    __tablename__ = "status_component_changes"
+    __table_args__ = (Index("ix_status_component_changes_component_at", "component_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    component_id: Mapped[int] = mapped_column(
+        ForeignKey("status_components.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class PublicIncident(Base):
+    __tablename__ = "status_incidents"
+    __table_args__ = (
+        Index("ix_status_incidents_page_id_created_at", "page_id", "created_at"),
+        Index("ix_status_incidents_page_id_status", "page_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("status_pages.id", ondelete="CASCADE"))
+    # The public id, also the incident's shortlink on the page.
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH), unique=True, default=new_code)
+    name: Mapped[str] = mapped_column(String(200))
+    impact: Mapped[str] = mapped_column(String(16), default="none")
+    status: Mapped[str] = mapped_column(String(16), default="investigating")
+    # The Tocsin incident it tells the public about; each update lands on its timeline.
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    monitoring_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    updates: Mapped[list[IncidentUpdate]] = relationship(
+        order_by="IncidentUpdate.id.desc()", lazy="selectin", cascade="all, delete-orphan"
+    )
+    components: Mapped[list[IncidentComponent]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class IncidentComponent(Base):
+    """A component an incident affects, and the status the incident last gave it."""
+
+    __tablename__ = "status_incident_components"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("status_incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    component_id: Mapped[int] = mapped_column(
+        ForeignKey("status_components.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    status: Mapped[str] = mapped_column(String(24))
+
+
+class IncidentUpdate(Base):
+    __tablename__ = "status_incident_updates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("status_incidents.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH), unique=True, default=new_code)
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    # Tell subscribers (Statuspage's deliver_notifications); read by the subscriber work.
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    display_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    affected: Mapped[list[UpdateComponent]] = relationship(
+        order_by="UpdateComponent.id", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class UpdateComponent(Base):
+    """A component status an update changed (or confirmed), kept as it was then.
+
+    Name and code are copied, so the history still reads right after a component is
+    renamed or removed.
+    """
+
+    __tablename__ = "status_update_components"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    update_id: Mapped[int] = mapped_column(
+        ForeignKey("status_incident_updates.id", ondelete="CASCADE"), index=True
+    )
+    component_id: Mapped[int | None] = mapped_column(
+        ForeignKey("status_components.id", ondelete="SET NULL"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    name: Mapped[str] = mapped_column(String(120))
+    old_status: Mapped[str] = mapped_column(String(24))
+    new_status: Mapped[str] = mapped_column(String(24))
+
+
+class Maintenance(Base):
+    __tablename__ = "status_maintenances"
+    __table_args__ = (
+        Index("ix_status_maintenances_status_scheduled_for", "status", "scheduled_for"),
+        Index("ix_status_maintenances_status_scheduled_until", "status", "scheduled_until"),
+        Index("ix_status_maintenances_page_id_scheduled_for", "page_id", "scheduled_for"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("status_pages.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH), unique=True, default=new_code)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
+    scheduled_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The engine moves it to in progress at the start and to completed at the end.
+    automatic: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Remind subscribers an hour before (Statuspage's scheduled_remind_prior); the reminder
+    # sets reminded_at when it has queued its notifications. Both are for the subscriber work.
+    remind_subscribers: Mapped[bool] = mapped_column(Boolean, default=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    updates: Mapped[list[MaintenanceUpdate]] = relationship(
+        order_by="MaintenanceUpdate.id.desc()", lazy="selectin", cascade="all, delete-orphan"
+    )
+    components: Mapped[list[MaintenanceComponent]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class MaintenanceComponent(Base):
+    """A component under the maintenance; its status before the start is restored at the end."""
+
+    __tablename__ = "status_maintenance_components"
+
+    maintenance_id: Mapped[int] = mapped_column(
+        ForeignKey("status_maintenances.id", ondelete="CASCADE"), primary_key=True
+    )
+    component_id: Mapped[int] = mapped_column(
+        ForeignKey("status_components.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    status_before: Mapped[str | None] = mapped_column(String(24))
+
+
+class MaintenanceUpdate(Base):
+    __tablename__ = "status_maintenance_updates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    maintenance_id: Mapped[int] = mapped_column(
+        ForeignKey("status_maintenances.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH), unique=True, default=new_code)
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Null when the engine wrote it (an automatic start or end).
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    display_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

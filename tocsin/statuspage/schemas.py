@@ -1,0 +1,298 @@
+"""Bodies for status pages, their components, public incidents and maintenance (Tocsin's API).
+
+The public Statuspage-compatible JSON is not built from these: see `v2.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from tocsin.db import as_utc
+from tocsin.schemas import Id, Input, Name, Output, Text, TimeZone, Title
+from tocsin.statuspage.workflow import ComponentStatus, Impact, IncidentStatus, MaintenanceStatus
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+def _slug(value: str) -> str:
+    value = value.lower()
+    if not SLUG_PATTERN.match(value):
+        raise ValueError(
+            "use lowercase letters, digits and hyphens (not at the ends), e.g. acme-cloud"
+        )
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _web_address(value: str) -> str:
+    if value and not re.match(r"^https?://[^\s/]+", value, re.IGNORECASE):
+        raise ValueError("must start with http:// or https://")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Slug = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_slug)
+]
+WebAddress = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_web_address)
+]
+When = Annotated[datetime, AfterValidator(as_utc)]
+Body = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
+    AfterValidator(_no_nul),
+]
+Position = Annotated[int, Field(ge=0, le=10_000)]
+IncidentKey = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
+
+
+# ---------------------------------------------------------------- pages
+
+
+class PageCreate(Input):
+    slug: Slug = Field(description="The address: /status/{slug}.")
+    name: Name
+    public: bool = Field(default=True, description="Private pages need a Tocsin login.")
+    time_zone: TimeZone = "UTC"
+    url: WebAddress = Field(
+        default="", description="Where readers find the page; empty means Tocsin's own address."
+    )
+
+
+class PageUpdate(Input):
+    slug: Slug | None = None
+    name: Name | None = None
+    public: bool | None = None
+    time_zone: TimeZone | None = None
+    url: WebAddress | None = None
+
+
+class PageOut(Output):
+    id: int
+    code: str
+    slug: str
+    name: str
+    public: bool
+    time_zone: str
+    url: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# ---------------------------------------------------------------- groups and components
+
+
+class GroupCreate(Input):
+    name: Name
+    description: Text = ""
+    position: Position | None = None
+
+
+class GroupUpdate(Input):
+    name: Name | None = None
+    description: Text | None = None
+    position: Position | None = None
+
+
+class GroupOut(Output):
+    id: int
+    code: str
+    name: str
+    description: str
+    position: int
+
+
+class ComponentCreate(Input):
+    name: Name
+    description: Text = ""
+    group_id: Id | None = None
+    status: ComponentStatus = ComponentStatus.OPERATIONAL
+    position: Position | None = None
+    showcase: bool = Field(default=True, description="Show its 90-day uptime bar.")
+    service_id: Id | None = Field(
+        default=None, description="The Tocsin service behind it, for pre-filling incidents."
+    )
+
+
+class ComponentUpdate(Input):
+    """Responders may change `status` alone; everything else needs an admin."""
+
+    name: Name | None = None
+    description: Text | None = None
+    group_id: Id | None = None
+    status: ComponentStatus | None = None
+    position: Position | None = None
+    showcase: bool | None = None
+    service_id: Id | None = None
+
+
+class ComponentOut(Output):
+    id: int
+    code: str
+    name: str
+    description: str
+    status: ComponentStatus
+    position: int
+    group_id: int | None
+    showcase: bool
+    service_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ComponentStatusChoice(Input):
+    component_id: Id
+    status: ComponentStatus
+
+
+ComponentChoices = Annotated[list[ComponentStatusChoice], Field(max_length=500)]
+
+
+# ---------------------------------------------------------------- public incidents
+
+
+class PublicIncidentCreate(Input):
+    name: Title
+    status: IncidentStatus = IncidentStatus.INVESTIGATING
+    impact: Impact | None = Field(
+        default=None, description="Null: from the worst component status chosen."
+    )
+    body: Body = Field(description="The first update, as the public reads it.")
+    components: ComponentChoices = Field(default_factory=list)
+    notify: bool = Field(default=True, description="Tell subscribers about this update.")
+    incident_key: IncidentKey | None = Field(
+        default=None, description="The Tocsin incident it is about, e.g. INC-42."
+    )
+
+
+class PublicIncidentEdit(Input):
+    name: Title | None = None
+    impact: Impact | None = None
+
+
+class UpdatePost(Input):
+    status: IncidentStatus
+    body: Body
+    components: ComponentChoices = Field(default_factory=list)
+    impact: Impact | None = None
+    notify: bool = True
+
+
+class AffectedOut(Output):
+    component_id: int | None
+    name: str
+    old_status: ComponentStatus
+    new_status: ComponentStatus
+
+
+class UpdateOut(Output):
+    id: int
+    code: str
+    status: IncidentStatus
+    body: str
+    notify: bool
+    created_at: datetime
+    display_at: datetime
+    affected: list[AffectedOut]
+
+
+class IncidentComponentOut(Output):
+    component_id: int
+    status: ComponentStatus
+
+
+class PublicIncidentOut(Output):
+    id: int
+    code: str
+    page_id: int
+    name: str
+    impact: Impact
+    status: IncidentStatus
+    incident_key: str | None = None
+    started_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    monitoring_at: datetime | None
+    resolved_at: datetime | None
+    components: list[IncidentComponentOut]
+    updates: list[UpdateOut]
+
+
+# ---------------------------------------------------------------- maintenance
+
+
+ComponentIds = Annotated[list[Id], Field(max_length=500)]
+
+
+class MaintenanceCreate(Input):
+    name: Title
+    scheduled_for: When
+    scheduled_until: When
+    component_ids: ComponentIds = Field(default_factory=list)
+    body: Body
+    automatic: bool = Field(
+        default=True, description="Start and complete it at the scheduled times."
+    )
+    remind_subscribers: bool = True
+    notify: bool = True
+
+
+class MaintenanceEdit(Input):
+    """Only while it is scheduled."""
+
+    name: Title | None = None
+    scheduled_for: When | None = None
+    scheduled_until: When | None = None
+    component_ids: ComponentIds | None = None
+    automatic: bool | None = None
+    remind_subscribers: bool | None = None
+
+
+class MaintenanceUpdatePost(Input):
+    status: MaintenanceStatus
+    body: Body
+    notify: bool = True
+
+
+class MaintenanceUpdateOut(Output):
+    id: int
+    code: str
+    status: MaintenanceStatus
+    body: str
+    notify: bool
+    created_at: datetime
+    display_at: datetime
+
+
+class MaintenanceComponentOut(Output):
+    component_id: int
+    status_before: ComponentStatus | None
+
+
+class MaintenanceOut(Output):
+    id: int
+    code: str
+    page_id: int
+    name: str
+    status: MaintenanceStatus
+    scheduled_for: datetime
+    scheduled_until: datetime
+    automatic: bool
+    remind_subscribers: bool
+    started_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    components: list[MaintenanceComponentOut]
+    updates: list[MaintenanceUpdateOut]
