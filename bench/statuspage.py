@@ -256,14 +256,45 @@ def fetch(url: str) -> bytes:
         return response.read()
 
 
+def post_through_the_api(base: str, token: str, page_id: int, incident_id: int, body: str) -> None:
+    """As the communications manager does: one worker commits it and knows at once."""
+    request = urllib.request.Request(
+        f"{base}/api/v1/status-pages/{page_id}/incidents/{incident_id}/updates",
+        data=json.dumps({"status": "identified", "body": body}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+
+
+def post_from_another_process(
+    database: Database, page_id: int, incident_id: int, body: str
+) -> None:
+    """As another replica or a `tocsin worker` would: both workers learn it from the version."""
+    with database.begin() as session:
+        actor = auth.user_by_email(session, "bench@example.com")
+        statuspage.post_update(
+            session, actor, page_id, incident_id, UpdatePost(status="identified", body=body)
+        )
+
+
 def freshness(
-    base: str, token: str, page_id: int, incident_id: int, connections: int, rounds: int
+    base: str,
+    database: Database,
+    token: str,
+    page_id: int,
+    incident_id: int,
+    connections: int,
+    rounds: int,
 ) -> list[dict]:
-    """Posts updates while wrk keeps summary.json busy; returns, per update, when the first
-    and the last answer that did not show it yet came (ms after the update's commit)."""
+    """Posts updates while wrk keeps summary.json busy, alternately through the API and from
+    this (another) process, and polls summary.json on new connections (so both workers
+    answer). Per update: when, after the commit, the first answer showing it was requested,
+    and the last answer that did not show it yet."""
     summary = f"{base}/status/{SLUG}/api/v2/summary.json"
     load = subprocess.Popen(
-        ["wrk", "-t2", f"-c{connections}", f"-d{rounds * 4 + 4}s", summary],
+        ["wrk", "-t2", f"-c{connections}", f"-d{rounds * 5 + 4}s", summary],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -273,27 +304,32 @@ def freshness(
         time.sleep(2)  # wrk is up to speed
         for n in range(rounds):
             body = f"Update {n + 1} at {time.time():.3f}: still working on it."
-            request = urllib.request.Request(
-                f"{base}/api/v1/status-pages/{page_id}/incidents/{incident_id}/updates",
-                data=json.dumps({"status": "identified", "body": body}).encode(),
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-                method="POST",
-            )
-            with urllib.request.urlopen(request, timeout=10) as response:
-                assert response.status == 201
+            via = "API (one worker)" if n % 2 == 0 else "another process"
+            if n % 2 == 0:
+                post_through_the_api(base, token, page_id, incident_id, body)
+            else:
+                post_from_another_process(database, page_id, incident_id, body)
             committed = time.monotonic()
             first_fresh = last_stale = None
-            fresh_in_a_row = 0
+            answers = fresh_in_a_row = 0
             while fresh_in_a_row < 40 and time.monotonic() - committed < 5:
+                sent = (time.monotonic() - committed) * 1000
                 seen = body.encode() in fetch(summary)
-                at = (time.monotonic() - committed) * 1000
+                answers += 1
                 if seen:
                     fresh_in_a_row += 1
-                    first_fresh = first_fresh if first_fresh is not None else at
+                    first_fresh = first_fresh if first_fresh is not None else sent
                 else:
                     fresh_in_a_row = 0
-                    last_stale = at
-            results.append({"first_fresh_ms": first_fresh, "last_stale_ms": last_stale or 0.0})
+                    last_stale = sent
+            results.append(
+                {
+                    "via": via,
+                    "answers": answers,
+                    "first_fresh_ms": first_fresh,
+                    "last_stale_ms": last_stale,
+                }
+            )
             time.sleep(1.5)
     finally:
         os.killpg(load.pid, signal.SIGTERM)
@@ -308,7 +344,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=5, help="updates posted under load")
+    parser.add_argument("--rounds", type=int, default=6, help="updates posted under load")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     name = f"tocsin_bench_status_{os.getpid()}"
@@ -418,7 +454,13 @@ def main() -> None:
                     url,
                 )
             )
-            fresh = freshness(base, token, page_id, active_id, args.connections, args.rounds)
+            database = Database(url)
+            try:
+                fresh = freshness(
+                    base, database, token, page_id, active_id, args.connections, args.rounds
+                )
+            finally:
+                database.dispose()
         finally:
             stop(server)
         # The same, with the engine in `tocsin worker`s instead (journey 8's layout).
@@ -456,11 +498,12 @@ def main() -> None:
             f"| {r['label']} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {answers} "
             f"| {r['socket_errors']} | {xacts} |"
         )
-    print("\nAn update under load (ms after its commit):")
+    print("\nAn update under load (ms after its commit; requests sent on new connections):")
     for n, f in enumerate(fresh, 1):
+        stale = "none" if f["last_stale_ms"] is None else f"sent at {f['last_stale_ms']:.0f}"
         print(
-            f"  update {n}: first fresh answer {f['first_fresh_ms']:.0f}, "
-            f"last stale answer {f['last_stale_ms']:.0f}"
+            f"  update {n} via {f['via']}: last stale answer {stale}; first fresh answer sent "
+            f"at {f['first_fresh_ms']:.0f}; {f['answers']} answers polled"
         )
 
 

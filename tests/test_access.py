@@ -38,6 +38,10 @@ ANONYMOUS_ROUTES = {
     ("GET", "/status/{slug}/history"),
     ("GET", "/status/{slug}/history.atom"),
     ("GET", "/status/{slug}/incidents/{code}"),
+    # The subscribe form (a private page's form asks for a login itself:
+    # tests/test_statuspage_subscribers.py).
+    ("GET", "/status/{slug}/subscribe"),
+    ("POST", "/status/{slug}/subscribe"),
     *(
         ("GET", f"/status/{{slug}}/api/v2/{name}")
         for name in (
@@ -70,6 +74,11 @@ KEYED_ROUTES = {
     # iCalendar feeds for calendar apps, which cannot log in: ?token= is the credential.
     ("GET", "/oncall/schedules/{schedule_id}/calendar.ics"),
     ("GET", "/oncall/users/{user_id}/calendar.ics"),
+    # Confirm and unsubscribe links mailed to status page subscribers: the link's secret.
+    ("GET", "/status/{slug}/subscriptions/{token}/confirm"),
+    ("POST", "/status/{slug}/subscriptions/{token}/confirm"),
+    ("GET", "/status/{slug}/subscriptions/{token}/unsubscribe"),
+    ("POST", "/status/{slug}/subscriptions/{token}/unsubscribe"),
 }
 MADE_UP_KEY = "tik_0123456789abcdef_made-up-secret"
 # A well-formed event, so that only the key is wrong where the format allows it.

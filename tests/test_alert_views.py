@@ -551,6 +551,42 @@ def test_removing_an_integration(ada, setup):
     assert 'id="add-integration" open' in removed.text
 
 
+def test_a_test_alert_goes_through_the_rules_like_a_real_one(ada, setup, db):
+    """The team lead checks the set-up end to end: the test alert is routed and can page."""
+    service_id = setup.services["payments"]
+    integration_id = setup.integrations["payments"]
+    test = f"/services/{service_id}/alerting/integrations/{integration_id}/test"
+    page = ada.get(f"/services/{service_id}/alerting").text
+    assert test in Page(page).post_actions()
+    assert 'data-confirm="Send a test alert through payments probe?' in page
+
+    sent = ada.post(test, {"severity": "critical"})
+    flash = flash_text(sent.text)
+    assert flash.startswith("ok|Test alert ALR-1 sent: Payments routes it like a real one.")
+    assert "Test alert through payments probe, sent by Ada Admin" in sent.text
+    assert "triggered" in sent.text and "critical" in sent.text
+    run_engine(db)
+    routed = history(ada.get("/alerts/1").text)
+    assert any("Paging the on-call of Payments by its escalation policy" in e for e in routed)
+
+    refused = ada.post(test, {"severity": "loud"})
+    assert flash_text(refused.text).startswith("error|")
+    assert keys(ada, "?status=triggered") == ["ALR-1"]
+
+
+def test_a_test_alert_through_the_api(api_as, admin, setup):
+    api = api_as(admin)
+    integration_id = setup.integrations["search"]
+    sent = api.post(f"/api/v1/integrations/{integration_id}/test-alert", json={})
+    assert sent.status_code == 201, sent.text
+    alert = sent.json()
+    assert alert["severity"] == "warning" and alert["status"] == "triggered"
+    assert alert["title"] == "Test alert through search probe, sent by Ada Admin"
+    bad = api.post(f"/api/v1/integrations/{integration_id}/test-alert", json={"severity": "x"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "severity"
+    assert api.post("/api/v1/integrations/999/test-alert", json={}).status_code == 404
+
+
 def test_rules_save_show_and_clear(ada, setup):
     service_id = setup.services["payments"]
     page = ada.get(f"/services/{service_id}/alerting").text
@@ -672,6 +708,7 @@ def test_only_the_owning_team_and_admins_configure_a_service(web_as, make_user, 
             {"starts_at": "2026-03-02T10:00", "ends_at": "2026-03-02T11:00"},
         ),
         (f"/services/{payments}/alerting/integrations/{setup.integrations['payments']}/rotate", {}),
+        (f"/services/{payments}/alerting/integrations/{setup.integrations['payments']}/test", {}),
     ):
         refused = outsider.post(url, form)
         assert refused.status_code == 200, (url, refused.text)

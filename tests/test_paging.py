@@ -13,6 +13,9 @@ from tests.conftest import assert_error
 from tests.live_server import live_server  # noqa: F401  (fixture)
 from tocsin.auth.models import Role
 from tocsin.config import Settings
+from tocsin.engine.delivery import Deliveries
+from tocsin.engine.escalation import EscalationSteps
+from tocsin.paging import service as paging
 
 
 @pytest.fixture
@@ -307,3 +310,46 @@ def test_the_incident_manager_is_told_when_every_linked_alert_resolves(
     [told] = smtp_server.to(responder.email)
     assert told["Subject"] == f"{incident['key']}: every linked alert is resolved"
     assert "stays open until you resolve it" in told.get_content()
+
+
+def test_a_claim_overtaken_after_its_lease_ran_out_sends_nothing(
+    db, clock, rita, make_user, smtp_server, settings_for
+):
+    """A worker that stalled past its lease must not send what another worker reclaimed."""
+
+    bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
+    incident = declare(rita)
+    rita.post(
+        f"/api/v1/incidents/{incident['key']}/pages",
+        json={"targets": [{"kind": "user", "id": bob.id}]},
+    )
+    settings = settings_for(smtp_server)
+    deliveries = Deliveries(settings)
+    EscalationSteps(settings).run_due(db, clock.current)
+    claimed_at = clock.current
+    with db.begin() as session:
+        [stalled] = paging.claim_deliveries(session, claimed_at, 10, deliveries.lease)
+        session.commit()
+
+    clock.advance(seconds=settings.delivery_lease_seconds + 1)
+    assert deliveries.run_due(db, clock.current) == 1  # another worker takes it over and sends
+    deliveries._deliver(db, stalled, claimed_at)  # the stalled worker wakes up
+    assert len(smtp_server.to("bob@example.com")) == 1
+
+
+def test_many_notifications_go_out_together_each_once(
+    db, rita, make_user, smtp_server, settings_for
+):
+    people = [
+        make_user(Role.RESPONDER, name=f"Person {n}", email=f"p{n}@example.com") for n in range(12)
+    ]
+    incident = declare(rita)
+    rita.post(
+        f"/api/v1/incidents/{incident['key']}/pages",
+        json={"targets": [{"kind": "user", "id": p.id} for p in people]},
+    )
+    handled = run_engine(db, settings_for(smtp_server))
+    assert handled["delivery"] == 12
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(p.email for p in people)
+    sent = [m for m in timeline(rita, incident["key"]) if m.startswith("Notified Person")]
+    assert len(sent) == 12

@@ -24,6 +24,8 @@ from tocsin.auth import api as auth_api
 from tocsin.auth import views as auth_views
 from tocsin.catalogue import api as catalogue_api
 from tocsin.catalogue import views as catalogue_views
+from tocsin.comms import api as comms_api
+from tocsin.comms import views as comms_views
 from tocsin.config import Settings, get_settings
 from tocsin.db import Database
 from tocsin.deps import CurrentUser
@@ -37,6 +39,7 @@ from tocsin.paging import api as paging_api
 from tocsin.paging import views as paging_views
 from tocsin.statuspage import api as statuspage_api
 from tocsin.statuspage import public as statuspage_public
+from tocsin.statuspage import subscribers as statuspage_subscribers
 from tocsin.statuspage import views as statuspage_views
 from tocsin.statuspage.cache import PublicFastPath, StatusCache
 from tocsin.web import health
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.integrations = IntegrationDirectory(db)
     app.state.ingest = ingest
     app.state.status_cache = StatusCache(settings.base_url, db)
+    statuspage_subscribers.use_base_url(settings.base_url)  # links in subscriber mail
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         paging_api.router,
         oncall_api.router,
         statuspage_api.router,
+        comms_api.router,
     )
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")
@@ -120,6 +125,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         oncall_views.router,
         statuspage_views.router,
         statuspage_public.router,
+        comms_views.router,
     ):
         app.include_router(router)
     _add_docs(app)

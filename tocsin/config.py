@@ -3,6 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,13 +25,25 @@ class Settings(BaseSettings):
     mail_from: str = "Tocsin <tocsin@localhost>"
     # How long a worker may take to send one notification before another may send it again.
     delivery_lease_seconds: int = 120
+    # How many notifications one worker sends at once (each waits on a mail server or webhook).
+    delivery_concurrency: int = 8
     # Freeze start-up objects and collect less often: full collections were the p99 tail
-    # of the ingest path under load (see PERFORMANCE-NOTES.md). `tocsin serve` turns it on.
+    # of the ingest path under load (see bench/RESULTS.md). `tocsin serve` turns it on.
     gc_tuning: bool = False
     # One log line per request costs ~9% of the ingest path's CPU; a reverse proxy in front
     # usually keeps access logs already.
     access_log: bool = False
     engine_tick_seconds: float = 1.0
+    # Minutes between stakeholder updates per severity; a severity left out keeps no cadence.
+    update_cadence: str = "SEV1=30,SEV2=30"
+
+    @field_validator("update_cadence")
+    @classmethod
+    def _cadence(cls, value: str) -> str:
+        from tocsin.comms.cadence import Cadence  # pure rules; checked at start-up
+
+        Cadence.parse(value)
+        return value
 
     @property
     def secure_cookies(self) -> bool:

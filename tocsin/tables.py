@@ -4,6 +4,7 @@ from tocsin.alerts import models as alert_models
 from tocsin.audit import models as audit_models
 from tocsin.auth import models as auth_models
 from tocsin.catalogue import models as catalogue_models
+from tocsin.comms import models as comms_models
 from tocsin.db import Base
 from tocsin.incidents import models as incident_models
 from tocsin.oncall import models as oncall_models
@@ -18,6 +19,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "catalogue_models",
+    "comms_models",
     "incident_models",
     "metadata",
     "oncall_models",

@@ -21,6 +21,7 @@ from tocsin.alerts.schemas import (
     MaintenanceOut,
     RuleOut,
     RulesReplace,
+    TestAlertIn,
 )
 from tocsin.deps import CurrentUser, DbSession, IdPath
 from tocsin.incidents.schemas import IncidentOut, TimelineEventOut
@@ -90,6 +91,20 @@ def rotate_key(
     integration, key = service.rotate_integration_key(session, user, integration_id)
     request.app.state.integrations.forget()
     return _created(request, integration, key)
+
+
+@router.post(
+    "/integrations/{integration_id}/test-alert",
+    response_model=AlertOut,
+    status_code=201,
+    tags=["integrations"],
+)
+def send_test_alert(
+    integration_id: IdPath, body: TestAlertIn, user: CurrentUser, session: DbSession
+) -> object:
+    """Sends a real alert through the integration: it is routed and pages like any other."""
+    alert = service.send_test_alert(session, user, integration_id, body.severity)
+    return _shown(session, user, alert)
 
 
 @router.delete("/integrations/{integration_id}", status_code=204, tags=["integrations"])

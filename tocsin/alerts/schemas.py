@@ -60,6 +60,13 @@ class IntegrationCreated(IntegrationOut):
     url: str = Field(description="Where the sender posts (for PagerDuty senders: the routing_key).")
 
 
+class TestAlertIn(Input):
+    severity: AlertSeverity = Field(
+        default=AlertSeverity.WARNING,
+        description="Routed by the service's rules like a real alert of this severity.",
+    )
+
+
 class AlertFilters(Input):
     status: list[AlertStatus] = Field(default_factory=list, max_length=3)
     severity: list[AlertSeverity] = Field(default_factory=list, max_length=4)

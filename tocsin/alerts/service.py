@@ -215,6 +215,25 @@ def delete_integration(session: Session, actor: User, integration_id: int) -> No
     session.commit()
 
 
+def send_test_alert(
+    session: Session, actor: User, integration_id: int, severity: AlertSeverity
+) -> Alert:
+    """A real alert through the integration, so a team sees its rules and paging work end to
+    end before the first real outage; the person resolves it when the page has arrived."""
+    integration = get_integration(session, integration_id)
+    require_service_owner(actor, integration.service, "send test alerts")
+    event = AlertEvent(
+        action=Action.TRIGGER,
+        dedup_key=f"tocsin-test-{random.token_hex(6)}",
+        title=f"Test alert through {integration.name}, sent by {actor.name}",
+        severity=severity,
+        source="Tocsin test alert",
+        details={"test": True, "sent_by": actor.email},
+    )
+    [outcome] = ingest_events(session, integration, [event])
+    return get_alert(session, outcome.alert_id or 0)
+
+
 # ---------------------------------------------------------------- ingest
 
 

@@ -22,6 +22,7 @@ from tocsin.alerts.schemas import (
     IntegrationCreate,
     MaintenanceCreate,
     RulesReplace,
+    TestAlertIn,
 )
 from tocsin.auth.models import User
 from tocsin.auth.permissions import Role, has_role
@@ -527,6 +528,27 @@ def rotate_key(
         "Copy the new key now: it is shown only this once."
     )
     return _showing_key(request, service_id, integration, key, message)
+
+
+@router.post("/services/{service_id}/alerting/integrations/{integration_id}/test")
+def send_test_alert(
+    service_id: IdPath,
+    integration_id: IdPath,
+    form: FormBody,
+    user: CurrentUser,
+    session: DbSession,
+) -> Response:
+    try:
+        _integration_of(session, service_id, integration_id)
+        severity = parse(TestAlertIn, {"severity": text(form, "severity") or "warning"}).severity
+        alert = service.send_test_alert(session, user, integration_id, severity)
+    except TocsinError as refused:
+        return redirect(_alerting_page(service_id), f"error|{refused.message}")
+    message = (
+        f"Test alert {alert.key} sent: {alert.service.name} routes it like a real one. "
+        "Resolve it once the page has reached you."
+    )
+    return redirect(_alert_page(alert.id), f"ok|{message}")
 
 
 @router.post("/services/{service_id}/alerting/integrations/{integration_id}/delete")

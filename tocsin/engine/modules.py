@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tocsin.config import Settings
 from tocsin.engine.alert_router import AlertRouter
+from tocsin.engine.comms_reminders import UpdateReminders
 from tocsin.engine.delivery import Deliveries
 from tocsin.engine.escalation import EscalationSteps
 from tocsin.engine.heartbeats import MissedHeartbeats
@@ -15,13 +16,15 @@ from tocsin.engine.shift_notices import ShiftNotices
 
 def all_modules(settings: Settings) -> list[EngineModule]:
     """In the order of a pass: heartbeats raise alerts, the router starts their pages, the
-    escalation fires due levels into the outbox, shift notices join it, and delivery sends
+    escalation fires due levels into the outbox, shift notices and stakeholder update
+    reminders join it, and delivery sends
     what is due. Each module also runs in its own thread (see runner.py)."""
     return [
         MissedHeartbeats(),
         AlertRouter(),
         EscalationSteps(settings),
         ShiftNotices(settings),
+        UpdateReminders(settings),
         Deliveries(settings),
         MaintenanceTransitions(),
         ExpiredLogins(),

@@ -34,6 +34,7 @@ from tocsin.incidents.workflow import (
 )
 from tocsin.paging.schemas import PageRequest
 from tocsin.web.forms import FormBody, ids, local_datetime, optional_id, parse, text
+from tocsin.web.page_sections import context_for
 from tocsin.web.templating import local_input_value, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -186,6 +187,7 @@ def incident_page(
         "impact_started_value": local_input_value(request, incident.impact_started_at),
         "detected_value": local_input_value(request, incident.detected_at),
     }
+    context |= context_for("incident", request, session, user, incident)
     return render(request, "incidents/show.html", context)
 
 

@@ -51,6 +51,9 @@ def send_email(delivery: Delivery, settings: Settings) -> None:
         idstring=delivery.idempotency_key.replace(":", "."), domain=domain
     )
     message["X-Tocsin-Idempotency-Key"] = delivery.idempotency_key
+    # Extra headers a sender asks for (List-Unsubscribe on status page subscriber mail).
+    for name, value in (delivery.data.get("email_headers") or {}).items():
+        message[name] = value
     message.set_content(delivery.body)
     port = url.port or (465 if url.scheme == "smtps" else 25)
     client_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.auth.models import User
 from tocsin.deps import CurrentUser, DbSession, IdPath
-from tocsin.statuspage import service
+from tocsin.statuspage import service, subscribers
 from tocsin.statuspage.models import PublicIncident
 from tocsin.statuspage.schemas import (
     ComponentCreate,
@@ -26,6 +26,8 @@ from tocsin.statuspage.schemas import (
     PublicIncidentCreate,
     PublicIncidentEdit,
     PublicIncidentOut,
+    SubscriberCreate,
+    SubscriberOut,
     UpdatePost,
 )
 
@@ -236,3 +238,30 @@ def post_maintenance_update(
 ) -> object:
     service.post_maintenance_update(session, user, page_id, maintenance_id, body)
     return service.get_maintenance(session, page_id, maintenance_id)
+
+
+# ---------------------------------------------------------------- subscribers
+
+
+@router.get("/{page_id}/subscribers", response_model=list[SubscriberOut])
+def list_subscribers(page_id: IdPath, user: CurrentUser, session: DbSession) -> object:
+    """Responders: each subscriber, what it follows, and how its latest notification went."""
+    return subscribers.overview(session, user, page_id)
+
+
+@router.post("/{page_id}/subscribers", response_model=SubscriberOut, status_code=201)
+def add_subscriber(
+    page_id: IdPath, body: SubscriberCreate, user: CurrentUser, session: DbSession
+) -> object:
+    """A webhook (told at once, in Statuspage's webhook format) or an email address (asked to
+    confirm unless `skip_confirmation`). No `component_ids`: the whole page."""
+    added = subscribers.add_subscriber(session, user, page_id, body)
+    return next(s for s in subscribers.overview(session, user, page_id) if s["id"] == added.id)
+
+
+@router.delete("/{page_id}/subscribers/{subscriber_id}", status_code=204)
+def remove_subscriber(
+    page_id: IdPath, subscriber_id: IdPath, user: CurrentUser, session: DbSession
+) -> None:
+    """Admins only."""
+    subscribers.remove_subscriber(session, user, page_id, subscriber_id)

@@ -5,9 +5,9 @@ alike), so the public page and its JSON never reveal internal ids or how many ro
 exist. Internal links (the Tocsin incident, the Tocsin service, who wrote an update)
 stay in these tables and are never rendered publicly.
 
-Subscribers (later) hang off a page and, optionally, its components; they are told
-about each update whose `notify` is set and about maintenance start, so these tables
-already carry what that needs.
+Subscribers hang off a page and, optionally, its components; they are told about each
+update whose `notify` is set, about maintenance start and an hour before it
+(subscribers.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.db import Base, BigId, UTCDateTime, now
@@ -257,3 +257,60 @@ class MaintenanceUpdate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     display_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class Subscriber(Base):
+    """Someone told about a page's incidents and maintenance: by email or a webhook.
+
+    Without chosen components they hear about the whole page. Email subscribers confirm
+    first (double opt-in); only confirmed subscribers are notified.
+    """
+
+    __tablename__ = "status_subscribers"
+    __table_args__ = (
+        UniqueConstraint("page_id", "kind", "address", name="uq_status_subscribers_address"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("status_pages.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "email" or "webhook"
+    address: Mapped[str] = mapped_column(String(2048))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest notification queued for them: its delivery state is shown to admins.
+    last_notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    components: Mapped[list[SubscriberComponent]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class SubscriberComponent(Base):
+    __tablename__ = "status_subscriber_components"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("status_subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    component_id: Mapped[int] = mapped_column(
+        ForeignKey("status_components.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class SubscriberLink(Base):
+    """The secret of one mailed confirm/unsubscribe link: a lookup part and a digest.
+
+    Each mail carries its own link (only digests are kept, so an old secret cannot be
+    sent again); every link of a subscriber works until they unsubscribe.
+    """
+
+    __tablename__ = "status_subscriber_links"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("status_subscribers.id", ondelete="CASCADE"), index=True
+    )
+    lookup: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -116,3 +116,6 @@ def _json_route(file_name: str, make: Callable[[snapshot.Snapshot], v2.Document]
 
 for _file_name, _make in v2.DOCUMENTS.items():
     _json_route(_file_name, _make)
+from tocsin.statuspage import public_subscribe  # noqa: E402  (the subscribe form and mailed links)
+
+router.include_router(public_subscribe.router)

@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from tocsin.db import as_utc
-from tocsin.schemas import Id, Input, Name, Output, Text, TimeZone, Title
+from tocsin.schemas import (
+    EMAIL_PATTERN,
+    MAX_EMAIL_LENGTH,
+    Id,
+    Input,
+    Name,
+    Output,
+    Text,
+    TimeZone,
+    Title,
+)
 from tocsin.statuspage.workflow import ComponentStatus, Impact, IncidentStatus, MaintenanceStatus
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -296,3 +307,55 @@ class MaintenanceOut(Output):
     updated_at: datetime
     components: list[MaintenanceComponentOut]
     updates: list[MaintenanceUpdateOut]
+
+
+# ---------------------------------------------------------------- subscribers
+
+
+class SubscriberKind(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class SubscriberCreate(Input):
+    """A subscriber added by a responder. Without components: the whole page."""
+
+    kind: SubscriberKind = SubscriberKind.EMAIL
+    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2048)]
+    component_ids: list[Id] = Field(default_factory=list, max_length=500)
+    # An email address is asked to confirm unless the person already agreed elsewhere.
+    skip_confirmation: bool = False
+
+    @model_validator(mode="after")
+    def _address_fits_the_kind(self) -> SubscriberCreate:
+        address = self.address
+        if "\x00" in address or any(c.isspace() for c in address):
+            raise ValueError("the address must not contain spaces or NUL")
+        if self.kind is SubscriberKind.EMAIL:
+            if not EMAIL_PATTERN.match(address) or len(address) > MAX_EMAIL_LENGTH:
+                raise ValueError("an email subscriber needs an email address")
+            self.address = address.lower()
+        elif not re.match(r"^https?://[^\s/]+", address, re.IGNORECASE):
+            raise ValueError("a webhook subscriber needs an http(s):// URL")
+        return self
+
+
+class SubscriberDeliveryOut(Output):
+    status: str
+    attempts: int
+    last_error: str
+    sent_at: datetime | None
+    due_at: datetime
+    title: str
+
+
+class SubscriberOut(Output):
+    id: int
+    page_id: int
+    kind: SubscriberKind
+    address: str
+    component_ids: list[int]
+    components: list[str]
+    confirmed_at: datetime | None
+    created_at: datetime
+    last_delivery: SubscriberDeliveryOut | None = None

@@ -6,9 +6,9 @@ maintenance; viewers only read. Each operation checks that, writes the change, i
 audit entry, the linked Tocsin incident's timeline event and the page's new version
 in one transaction, and commits.
 
-Where the subscriber work (later) queues its notifications, in the same transaction:
-`create_incident` and `post_update` (each update with `notify`), and `_start_maintenance`
-(by a person or by the engine). Each is marked "notify subscribers here".
+Subscribers are told in the same transaction (subscribers.py): by `create_incident` and
+`post_update` (each update with `notify`, resolution included), and when a maintenance
+starts (by a person or by the engine).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tocsin.db import now
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
-from tocsin.statuspage import changes, drafts, workflow
+from tocsin.statuspage import changes, drafts, subscribers, workflow
 from tocsin.statuspage.models import (
     Component,
     ComponentChange,
@@ -582,9 +582,10 @@ def _record_on_timeline(
 
 
 def create_incident(
-    session: Session, actor: User, page_id: int, data: PublicIncidentCreate
+    session: Session, actor: User, page_id: int, data: PublicIncidentCreate, *, commit: bool = True
 ) -> PublicIncident:
-    """Publishes an incident with its first update."""
+    """Publishes an incident with its first update. `commit=False`: the caller (a stakeholder
+    update sent to several audiences) commits it with the rest of its change."""
     require_responder(actor, "publish incidents on status pages")
     page = get_page(session, page_id)
     linked = _tocsin_incident(session, actor, data.incident_key) if data.incident_key else None
@@ -629,15 +630,23 @@ def create_incident(
         {"public_incident": incident.code, "incident": linked.key if linked else None},
     )
     changes.page_changed(session, page.id, at)
-    # Notify subscribers here (incident created; `update.notify`), in this transaction.
-    session.commit()
+    subscribers.incident_updated(session, page, incident, update)
+    if commit:
+        session.commit()
     return incident
 
 
 def post_update(
-    session: Session, actor: User, page_id: int, incident_id: int, data: UpdatePost
+    session: Session,
+    actor: User,
+    page_id: int,
+    incident_id: int,
+    data: UpdatePost,
+    *,
+    commit: bool = True,
 ) -> IncidentUpdate:
-    """A new update: moves the incident's status and its components' statuses together."""
+    """A new update: moves the incident's status and its components' statuses together.
+    `commit=False` as for `create_incident`."""
     require_responder(actor, "post status page updates")
     page = get_page(session, page_id)
     incident = get_incident(session, page.id, incident_id)
@@ -670,8 +679,9 @@ def post_update(
         {"public_incident": incident.code, "components": changed},
     )
     changes.page_changed(session, page.id, at)
-    # Notify subscribers here (each update with `update.notify`; resolution included).
-    session.commit()
+    subscribers.incident_updated(session, page, incident, update)
+    if commit:
+        session.commit()
     return update
 
 
@@ -936,7 +946,6 @@ def _start_maintenance(session: Session, maintenance: Maintenance, at: datetime)
             before = ComponentStatus(next((s for s in saved if s), ComponentStatus.OPERATIONAL))
         link.status_before = before.value
         _set_status(session, component, ComponentStatus.UNDER_MAINTENANCE, at)
-    # Notify subscribers here (maintenance started), in this transaction.
 
 
 def _finish_maintenance(session: Session, maintenance: Maintenance, at: datetime) -> None:
@@ -985,6 +994,8 @@ def _advance(
     )
     maintenance.updates.insert(0, update)
     changes.page_changed(session, maintenance.page_id, at)
+    if current is MaintenanceStatus.SCHEDULED and workflow.is_started(target):
+        subscribers.maintenance_started(session, maintenance, update)
     return update
 
 

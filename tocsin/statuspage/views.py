@@ -19,7 +19,7 @@ from tocsin.deps import CurrentUser, DbSession, IdPath
 from tocsin.errors import TocsinError
 from tocsin.incidents import service as incidents
 from tocsin.schemas import MAX_ID
-from tocsin.statuspage import service, v2, workflow
+from tocsin.statuspage import service, subscribers, v2, workflow
 from tocsin.statuspage.models import StatusPage
 from tocsin.statuspage.schemas import (
     ComponentCreate,
@@ -169,6 +169,7 @@ def page_admin(
         "can_act": has_role(user, Role.RESPONDER),
         "is_admin": user.is_admin,
         "api_files": list(v2.DOCUMENTS),
+        "subscriber_count": subscribers.count(session, page.id),
         **_labels(),
     }
     return render(request, "statuspage/show.html", context)
@@ -637,3 +638,8 @@ def edit_maintenance(
         return "Saved."
 
     return _maintenance_act(page_id, maintenance_id, act)
+
+
+from tocsin.statuspage import subscriber_views  # noqa: E402  (the subscriber list)
+
+router.include_router(subscriber_views.router)

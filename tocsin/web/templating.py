@@ -20,7 +20,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, se
 from tocsin.db import now
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = ("auth", "catalogue", "incidents", "alerts", "paging", "statuspage", "oncall")
+DOMAINS = ("auth", "catalogue", "incidents", "alerts", "paging", "statuspage", "oncall", "comms")
 FLASH_COOKIE = "tocsin_flash"
 FLASH_KINDS = frozenset({"ok", "error", "info"})
 

@@ -1,0 +1,286 @@
+"""Status page subscribers: a customer subscribes by email from the public page (double
+opt-in through a real SMTP server), hears about what they follow, and unsubscribes with one
+click; webhooks get Statuspage's JSON; failures are retried and shown; maintenance reminds
+an hour before, once."""
+
+from __future__ import annotations
+
+import re
+from contextlib import closing
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from tests.alerting import run_engine
+from tests.conftest import assert_error, browser_login
+from tests.statuspage_world import build_page, publish, update
+from tocsin.config import Settings
+from tocsin.engine.maintenance import MaintenanceTransitions
+from tocsin.engine.runner import EngineRunner
+from tocsin.statuspage import service as statuspage
+from tocsin.statuspage.models import Subscriber
+from tocsin.statuspage.schemas import MaintenanceCreate
+
+CUSTOMER = "carla@customer.example"
+
+
+@pytest.fixture
+def mail_settings(db, smtp_server) -> Settings:
+    return Settings(database_url=db.url, base_url="http://testserver", smtp_url=smtp_server.url)
+
+
+@pytest.fixture
+def anonymous(app):
+    # closing(), not `with TestClient`: several clients must not each run the app's lifespan.
+    with closing(TestClient(app, follow_redirects=False)) as browser:
+        yield browser
+
+
+def form_token(page_html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page_html).group(1)
+
+
+def code_of(page_html: str, component: str) -> str:
+    return re.search(rf'value="(\w+)"> {component}</label>', page_html).group(1)
+
+
+def link(mail, ending: str) -> str:
+    found = re.search(rf"(http://testserver/\S+/{ending})\b", mail.get_content())
+    assert found, mail.get_content()
+    return found.group(1)
+
+
+def subscribe(browser: TestClient, slug: str, email: str, *components: str):
+    form = browser.get(f"/status/{slug}/subscribe")
+    assert form.status_code == 200
+    codes = [code_of(form.text, c) for c in components]
+    return browser.post(
+        f"/status/{slug}/subscribe",
+        data={"email": email, "csrf_token": form_token(form.text), "component": codes},
+    )
+
+
+def subscriber_count(db) -> int:
+    with db.begin() as session:
+        return session.scalar(select(func.count()).select_from(Subscriber))
+
+
+def test_a_customer_subscribes_to_one_component_gets_each_update_and_unsubscribes(
+    db, admin, responder, anonymous, smtp_server, mail_settings
+):
+    world = build_page(db, admin)
+    assert "Subscribe to updates" in anonymous.get("/status/acme").text
+    answer = subscribe(anonymous, "acme", CUSTOMER, "API")
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+
+    # Not confirmed yet: the confirmation mail, and nothing about incidents.
+    first = publish(db, responder, world, "API errors", {world.api: "partial_outage"})
+    run_engine(db, mail_settings)
+    [confirmation] = smtp_server.to(CUSTOMER)
+    assert confirmation["Subject"] == "Confirm your subscription to Acme Cloud status"
+    assert "Acme Cloud: API" in confirmation.get_content()
+    confirm = link(confirmation, "confirm")
+    shown = anonymous.get(confirm)
+    assert shown.status_code == 200 and "Confirm subscription" in shown.text
+    assert "You are subscribed" in anonymous.post(confirm).text
+
+    # Each update about the API with "notify" arrives; the website and quiet updates do not.
+    update(db, responder, world, first, "identified", "A bad deploy; rolling back.")
+    publish(db, responder, world, "Slow website", {world.web: "degraded_performance"})
+    update(db, responder, world, first, "monitoring", "Typo fix only.", notify=False)
+    with db.begin() as session:
+        statuspage.resolve_incident(session, responder, world.page_id, first, "All good again.")
+    run_engine(db, mail_settings)
+    mails = smtp_server.to(CUSTOMER)[1:]
+    assert [m["Subject"] for m in mails] == [
+        "[Acme Cloud] API errors: Identified",
+        "[Acme Cloud] API errors: Resolved",
+    ]
+    assert "A bad deploy; rolling back." in mails[0].get_content()
+    assert "http://testserver/status/acme/incidents/" in mails[0].get_content()
+
+    # One click: RFC 8058 headers, and the mail client's POST unsubscribes at once.
+    last = mails[-1]
+    unsubscribe = link(last, "unsubscribe")
+    assert last["List-Unsubscribe"] == f"<{unsubscribe}>"
+    assert last["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Unsubscribe?" in anonymous.get(unsubscribe).text
+    gone = anonymous.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    assert gone.status_code == 200 and "You are unsubscribed" in gone.text
+    assert subscriber_count(db) == 0
+    assert anonymous.get(unsubscribe).status_code == 404
+
+    publish(db, responder, world, "API errors again", {world.api: "major_outage"})
+    run_engine(db, mail_settings)
+    assert len(smtp_server.to(CUSTOMER)) == 3
+
+
+def test_the_form_keeps_who_is_subscribed_to_itself(
+    db, admin, anonymous, api_as, smtp_server, mail_settings
+):
+    world = build_page(db, admin)
+    # Without the form's own token (another site posting it) nothing happens.
+    refused = anonymous.post("/status/acme/subscribe", data={"email": CUSTOMER})
+    assert refused.status_code == 400 and subscriber_count(db) == 0
+    invalid = subscribe(anonymous, "acme", "not an address")
+    assert invalid.status_code == 422 and "Please enter an email address" in invalid.text
+
+    api_as(admin).post(
+        f"/api/v1/status-pages/{world.page_id}/subscribers",
+        json={"address": CUSTOMER, "skip_confirmation": True},
+    )
+    again = subscribe(anonymous, "acme", CUSTOMER.upper())
+    assert again.status_code == 200 and "Check your inbox" in again.text
+    subscribe(anonymous, "acme", CUSTOMER)  # a second try within minutes mails nothing more
+    # Not confirmed yet: the latest choice wins, still one mail.
+    subscribe(anonymous, "acme", "dan@customer.example", "API")
+    subscribe(anonymous, "acme", "dan@customer.example", "API", "EU")
+    run_engine(db, mail_settings)
+    [mail] = smtp_server.to(CUSTOMER)
+    assert mail["Subject"] == "You are subscribed to Acme Cloud status"
+    [confirmation] = smtp_server.to("dan@customer.example")
+    assert "Acme Cloud: API" in confirmation.get_content()
+    listed = api_as(admin).get(f"/api/v1/status-pages/{world.page_id}/subscribers").json()
+    assert [(s["address"], s["components"], s["confirmed_at"] is None) for s in listed] == [
+        (CUSTOMER, [], False),
+        ("dan@customer.example", ["API", "EU"], True),
+    ]
+
+
+def test_a_webhook_gets_statuspage_json_and_a_failed_send_is_retried_and_shown(
+    db, clock, admin, responder, api_as, webhook_receiver, smtp_server, mail_settings
+):
+    world = build_page(db, admin)
+    rita = api_as(responder)
+    added = rita.post(
+        f"/api/v1/status-pages/{world.page_id}/subscribers",
+        json={"kind": "webhook", "address": webhook_receiver.url, "component_ids": [world.eu]},
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["confirmed_at"] is not None and added.json()["components"] == ["EU"]
+
+    webhook_receiver.status = 500
+    incident = publish(db, responder, world, "EU latency", {world.eu: "degraded_performance"})
+    run_engine(db, mail_settings)
+    [listed] = rita.get(f"/api/v1/status-pages/{world.page_id}/subscribers").json()
+    delivery = listed["last_delivery"]
+    assert delivery["status"] == "pending" and delivery["attempts"] == 1
+    assert delivery["last_error"] == "the webhook answered 500"
+    with closing(TestClient(rita.app)) as admin_browser:
+        browser_login(admin_browser, admin)
+        shown = admin_browser.get(f"/status-pages/{world.page_id}/subscribers").text
+    assert webhook_receiver.url in shown and "the webhook answered 500" in shown
+
+    webhook_receiver.status = 204
+    clock.advance(seconds=31)
+    run_engine(db, mail_settings)
+    [listed] = rita.get(f"/api/v1/status-pages/{world.page_id}/subscribers").json()
+    assert listed["last_delivery"]["status"] == "sent"
+    _failed, (headers, body) = webhook_receiver.received
+    assert headers["Idempotency-Key"]
+    assert body["meta"]["unsubscribe"].startswith("http://testserver/status/acme/subscriptions/")
+    assert body["page"]["status_indicator"] == "minor"
+    assert body["page"]["status_description"] == "Minor Service Outage"
+    summary = anonymous_json(rita, "/status/acme/api/v2/summary.json")
+    assert body["page"]["id"] == summary["page"]["id"]
+    sent = body["incident"]
+    assert sent["name"] == "EU latency" and sent["status"] == "investigating"
+    assert sent["incident_updates"][0]["body"] == "We are investigating."
+    assert sent["incident_updates"][0]["affected_components"][0]["new_status"] == (
+        "degraded_performance"
+    )
+    assert [c["name"] for c in sent["components"]] == ["EU"]
+
+    update(db, responder, world, incident, "resolved", "Fixed.")
+    clock.advance(seconds=1)
+    run_engine(db, mail_settings)
+    assert webhook_receiver.received[-1][1]["incident"]["status"] == "resolved"
+
+    # Only admins remove subscribers.
+    assert_error(
+        rita.delete(f"/api/v1/status-pages/{world.page_id}/subscribers/{listed['id']}"), 403
+    )
+    removed = api_as(admin).delete(
+        f"/api/v1/status-pages/{world.page_id}/subscribers/{listed['id']}"
+    )
+    assert removed.status_code == 204 and subscriber_count(db) == 0
+
+
+def anonymous_json(client: TestClient, path: str) -> dict:
+    with closing(TestClient(client.app)) as reader:
+        return reader.get(path).json()
+
+
+def test_maintenance_reminds_subscribers_once_an_hour_before_and_announces_its_start(
+    db, clock, admin, responder, api_as, smtp_server, mail_settings
+):
+    world = build_page(db, admin)
+    api_as(admin).post(
+        f"/api/v1/status-pages/{world.page_id}/subscribers",
+        json={"address": CUSTOMER, "component_ids": [world.api], "skip_confirmation": True},
+    )
+    start = clock.current + timedelta(hours=3)
+    with db.begin() as session:
+        statuspage.create_maintenance(
+            session,
+            responder,
+            world.page_id,
+            MaintenanceCreate(
+                name="Database upgrade",
+                scheduled_for=start,
+                scheduled_until=start + timedelta(hours=1),
+                component_ids=[world.api],
+                body="Planned work.",
+            ),
+        )
+    runner = EngineRunner(db, [MaintenanceTransitions()])
+    name = MaintenanceTransitions.name
+    assert runner.run_once(start - timedelta(minutes=61)) == {name: 0}
+    assert runner.run_once(start - timedelta(minutes=60)) == {name: 1}
+    assert runner.run_once(start - timedelta(minutes=30)) == {name: 0}
+
+    clock.current = start - timedelta(minutes=30)
+    run_engine(db, mail_settings)
+    [reminder] = smtp_server.to(CUSTOMER)
+    assert reminder["Subject"] == "[Acme Cloud] Reminder: maintenance starts soon: Database upgrade"
+    assert "Mon Mar 02, 12:00 to Mon Mar 02, 13:00 UTC" in reminder.get_content()
+
+    clock.current = start
+    run_engine(db, mail_settings)  # starts it (delivery comes before maintenance in a pass)
+    run_engine(db, mail_settings)
+    assert [m["Subject"] for m in smtp_server.to(CUSTOMER)][1:] == [
+        "[Acme Cloud] Maintenance in progress: Database upgrade"
+    ]
+
+
+def test_only_logged_in_people_subscribe_to_a_private_page(
+    db, app, admin, viewer, responder, anonymous, api_as, smtp_server, mail_settings
+):
+    world = build_page(db, admin, slug="internal", public=False)
+    browser = {"accept": "text/html"}
+    shown = anonymous.get("/status/internal/subscribe", headers=browser)
+    assert shown.status_code == 303 and shown.headers["location"].startswith("/login")
+    posted = anonymous.post("/status/internal/subscribe", data={"email": CUSTOMER}, headers=browser)
+    assert posted.status_code == 303 and posted.headers["location"].startswith("/login")
+    assert_error(anonymous.post("/status/internal/subscribe", data={"email": CUSTOMER}), 401)
+    assert subscriber_count(db) == 0
+
+    with closing(TestClient(app, follow_redirects=False)) as staff:
+        browser_login(staff, viewer)
+        answer = subscribe(staff, "internal", viewer.email)
+        assert answer.status_code == 200 and "Check your inbox" in answer.text
+    assert subscriber_count(db) == 1
+
+    vic = api_as(viewer)
+    page = f"/api/v1/status-pages/{world.page_id}/subscribers"
+    assert_error(vic.post(page, json={"address": "x@example.com"}), 403)
+    assert_error(vic.get(page), 403)
+    rita = api_as(responder)
+    assert_error(rita.post(page, json={"kind": "webhook", "address": "ftp://x"}), 422)
+    assert_error(rita.post(page, json={"address": "a@b.example", "component_ids": [10**9]}), 422)
+    assert rita.post(page, json={"address": "a@b.example"}).status_code == 201
+    assert_error(rita.post(page, json={"address": "A@b.example"}), 409)
+    run_engine(db, mail_settings)
+    assert len(smtp_server.to("a@b.example")) == 1  # asked to confirm

@@ -1,0 +1,1 @@
+"""Communications from an incident: stakeholder updates and their cadence."""

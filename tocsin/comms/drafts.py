@@ -1,0 +1,131 @@
+"""The first stakeholder update and each follow-up, filled from an incident: pure templates.
+
+The author edits before sending. The internal text carries what stakeholders ask
+first (what is hit, how badly, where we are, what comes next, when they hear again);
+the public text says only what customers notice, with the key for support to quote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+SEVERITY_WORDS = {
+    "SEV1": "critical: customers cannot use a core product",
+    "SEV2": "major: a product is impaired for many customers",
+    "SEV3": "minor: limited impact",
+}
+STATUS_WORDS = {
+    "open": "Investigating: we are looking for the cause",
+    "fixing": "Fixing: the cause is known and a fix is under way",
+    "resolved": "Resolved",
+    "closed": "Resolved and closed",
+    "cancelled": "Cancelled: a false alarm",
+}
+NEXT_STEPS = {
+    "open": "Find the cause and limit the impact.",
+    "fixing": "Apply the fix and check that customers recover.",
+    "resolved": "Watch for recurrence; a postmortem follows.",
+    "closed": "None: the incident is closed.",
+    "cancelled": "None.",
+}
+
+
+@dataclass(frozen=True)
+class UpdateFacts:
+    """What an update may say about an incident, as plain values."""
+
+    key: str
+    severity: str
+    summary: str
+    status: str
+    products: tuple[str, ...] = ()
+    service: str | None = None
+    impact_started_at: datetime | None = None
+    incident_manager: str | None = None
+    communications_manager: str | None = None
+    resolution_summary: str = ""
+    link: str = ""
+    updates_sent: int = 0  # before this one
+    next_update_by: datetime | None = None  # None: no cadence, or nothing more to come
+
+
+def affected(facts: UpdateFacts) -> str:
+    names = list(facts.products) or ([facts.service] if facts.service else [])
+    if not names:
+        return "not known yet"
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else text + "."
+
+
+def _clock(at: datetime, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%H:%M %Z")
+
+
+def title(facts: UpdateFacts) -> str:
+    """The subject line: chat and mail show it first."""
+    kind = "Incident" if facts.updates_sent == 0 else f"Update {facts.updates_sent + 1}"
+    if facts.status in ("resolved", "closed"):
+        kind = "Resolved"
+    return f"[{facts.key}] {kind}: {facts.summary.strip()} ({facts.severity})"
+
+
+def internal_body(facts: UpdateFacts, zone: ZoneInfo) -> str:
+    """For internal stakeholders: Apprise channels and private status pages."""
+    lines = [title(facts), ""]
+    if facts.updates_sent == 0:
+        lines.append(f"We have declared incident {facts.key}. {_sentence(facts.summary)}")
+    else:
+        lines.append(f"What changed: [since the last update]. {_sentence(facts.summary)}")
+    lines += [
+        "",
+        f"Severity: {facts.severity} ({SEVERITY_WORDS.get(facts.severity, facts.severity)})",
+        f"Affected: {affected(facts)}",
+        f"Status: {STATUS_WORDS.get(facts.status, facts.status)}",
+    ]
+    if facts.impact_started_at is not None:
+        lines.append(f"Impact since: {_clock(facts.impact_started_at, zone)}")
+    if facts.resolution_summary and facts.status in ("resolved", "closed"):
+        lines.append(f"Resolved by: {_sentence(facts.resolution_summary)}")
+    lines.append(f"Next steps: {NEXT_STEPS.get(facts.status, '')}")
+    if facts.next_update_by is not None:
+        lines.append(f"Next update: by {_clock(facts.next_update_by, zone)}")
+    elif facts.status in ("open", "fixing"):
+        lines.append("Next update: when there is news")
+    people = []
+    if facts.incident_manager:
+        people.append(f"Incident manager: {facts.incident_manager}")
+    if facts.communications_manager:
+        people.append(f"Communications: {facts.communications_manager}")
+    if people:
+        lines += ["", " · ".join(people)]
+    if facts.link:
+        lines.append(facts.link)
+    return "\n".join(lines)
+
+
+def public_body(facts: UpdateFacts, zone: ZoneInfo) -> str:
+    """For the public status page: what customers notice, without internal names."""
+    what = "some of our services" if affected(facts) == "not known yet" else affected(facts)
+    summary = _sentence(facts.summary)
+    if facts.status == "open":
+        first = f"We are investigating a problem affecting {what}. {summary}"
+    elif facts.status == "fixing":
+        first = (
+            f"We have identified the cause of the problem affecting {what} and are working "
+            f"on a fix. {summary}"
+        )
+    else:
+        first = f"This incident has been resolved: {what} is working normally again."
+    parts = [first]
+    if facts.next_update_by is not None:
+        parts.append(f"We will post another update by {_clock(facts.next_update_by, zone)}.")
+    parts.append(f"Reference for support: {facts.key}.")
+    return "\n\n".join(parts)

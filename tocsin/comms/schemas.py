@@ -1,0 +1,78 @@
+"""Bodies for stakeholder channels and updates (Tocsin's API)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from tocsin.auth.schemas import UserRef
+from tocsin.schemas import Id, Input, Name, Output, Text
+
+Ids = Annotated[list[Id], Field(max_length=100)]
+
+
+def _apprise_url(value: str) -> str:
+    scheme, sep, rest = value.partition("://")
+    if not sep or not scheme.replace("+", "").isalnum() or not rest.strip():
+        raise ValueError("must be an Apprise URL such as slack://TokenA/TokenB/TokenC/#incidents")
+    if any(ch.isspace() for ch in value) or "\x00" in value:
+        raise ValueError("must not contain spaces")
+    return value
+
+
+AppriseUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=4, max_length=2048),
+    AfterValidator(_apprise_url),
+]
+
+
+class ChannelCreate(Input):
+    name: Name = Field(description='What people call it, e.g. "#incidents on Slack".')
+    url: AppriseUrl = Field(description="An Apprise URL; stored, never shown back in full.")
+
+
+class ChannelOut(Output):
+    id: int
+    name: str
+    kind: str = Field(description="The URL's scheme: slack, msteams, mailto, json, ...")
+    created_at: datetime
+
+
+class UpdatePost(Input):
+    channel_ids: Ids = Field(default_factory=list, description="Stakeholder channels.")
+    page_ids: Ids = Field(
+        default_factory=list,
+        description="Status pages: private ones get `body`, public ones `public_body`.",
+    )
+    body: Text = Field(default="", description="For internal stakeholders.")
+    public_body: Text = Field(default="", description="For public status pages.")
+
+
+class UpdateOut(Output):
+    id: int
+    incident_key: str
+    author: UserRef | None
+    audiences: dict[str, Any]
+    body: str
+    public_body: str
+    sent_at: datetime
+
+
+class AudienceOut(Output):
+    kind: str = Field(description="channel, private_page or public_page")
+    id: int
+    name: str
+
+
+class DraftOut(Output):
+    incident_key: str
+    title: str
+    body: str
+    public_body: str
+    audiences: list[AudienceOut]
+    next_update_due_at: datetime | None = Field(
+        description="When the next update is due (null: this incident keeps no cadence)."
+    )

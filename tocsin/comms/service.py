@@ -1,0 +1,524 @@
+"""Stakeholder updates from an incident, and the reminders that keep their cadence.
+
+An update goes, in one transaction, to the audiences its author chose: stakeholder
+channels (Apprise URLs, through the outbox), private status pages (internal
+stakeholders and their subscribers) and public ones (through the status page
+service), and lands on the incident's timeline. The next update is then due one
+cadence later (see cadence.py); the engine reminds whoever owes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tocsin.audit import service as audit
+from tocsin.auth.models import User
+from tocsin.auth.permissions import require_admin, require_responder
+from tocsin.comms import cadence as rules
+from tocsin.comms import drafts
+from tocsin.comms.cadence import Cadence
+from tocsin.comms.models import StakeholderChannel, StakeholderUpdate, UpdateReminder
+from tocsin.comms.schemas import ChannelCreate, UpdatePost
+from tocsin.db import now
+from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tocsin.incidents import service as incidents
+from tocsin.incidents.models import Incident
+from tocsin.paging import service as paging
+from tocsin.paging.models import Channel
+from tocsin.statuspage import drafts as public_drafts
+from tocsin.statuspage import service as statuspage
+from tocsin.statuspage.models import IncidentUpdate as PageUpdate
+from tocsin.statuspage.models import PublicIncident, StatusPage
+from tocsin.statuspage.schemas import ComponentStatusChoice, PublicIncidentCreate
+from tocsin.statuspage.schemas import UpdatePost as PageUpdatePost
+from tocsin.statuspage.workflow import ComponentStatus, Impact, IncidentStatus
+from tocsin.timeline import service as timeline
+
+SUBJECT = incidents.SUBJECT
+TITLE_LENGTH = 200
+
+
+# ---------------------------------------------------------------- channels
+
+
+def list_channels(session: Session) -> list[StakeholderChannel]:
+    query = select(StakeholderChannel).order_by(StakeholderChannel.name, StakeholderChannel.id)
+    return list(session.scalars(query))
+
+
+def channel_kind(channel: StakeholderChannel) -> str:
+    """The scheme only: the rest of an Apprise URL often holds a token."""
+    return urlsplit(channel.url).scheme.lower()
+
+
+def create_channel(session: Session, actor: User, data: ChannelCreate) -> StakeholderChannel:
+    require_admin(actor, "add stakeholder channels")
+    taken = {c.name.casefold() for c in list_channels(session)}
+    if data.name.casefold() in taken:
+        raise Conflict(f"A channel named {data.name} exists already.", field="name")
+    channel = StakeholderChannel(name=data.name, url=data.url)
+    session.add(channel)
+    session.flush()
+    audit.record(
+        session,
+        actor.id,
+        "stakeholder_channel.created",
+        "stakeholder_channel",
+        channel.id,
+        f"Stakeholder channel {channel.name} ({channel_kind(channel)}) added",
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # the same name, added at the same moment
+        session.rollback()
+        raise Conflict(f"A channel named {data.name} exists already.", field="name") from None
+    return channel
+
+
+def delete_channel(session: Session, actor: User, channel_id: int) -> None:
+    require_admin(actor, "remove stakeholder channels")
+    channel = session.get(StakeholderChannel, channel_id)
+    if channel is None:
+        raise NotFound(f"No stakeholder channel {channel_id}.", field="channel_id")
+    audit.record(
+        session,
+        actor.id,
+        "stakeholder_channel.deleted",
+        "stakeholder_channel",
+        channel.id,
+        f"Stakeholder channel {channel.name} removed",
+    )
+    session.delete(channel)
+    session.commit()
+
+
+# ---------------------------------------------------------------- audiences and drafts
+
+
+@dataclass(frozen=True)
+class Audience:
+    kind: str  # channel, private_page, public_page
+    id: int
+    name: str
+
+    @property
+    def value(self) -> str:
+        """How a form names it: "channel:3", "page:7"."""
+        return f"{'channel' if self.kind == 'channel' else 'page'}:{self.id}"
+
+
+def audiences(session: Session) -> list[Audience]:
+    """Every audience an update may go to: channels, then private pages, then public ones."""
+    pages = statuspage.list_pages(session)
+    return (
+        [Audience("channel", c.id, c.name) for c in list_channels(session)]
+        + [Audience("private_page", p.id, p.name) for p in pages if not p.public]
+        + [Audience("public_page", p.id, p.name) for p in pages if p.public]
+    )
+
+
+def last_updates(session: Session, incident_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each incident last told anyone: a stakeholder update or a linked status page
+    update (posted from the status page itself counts too)."""
+    ids = list(incident_ids)
+    if not ids:
+        return {}
+    found: dict[int, datetime] = {}
+    ours = (
+        select(StakeholderUpdate.incident_id, func.max(StakeholderUpdate.sent_at))
+        .where(StakeholderUpdate.incident_id.in_(ids))
+        .group_by(StakeholderUpdate.incident_id)
+    )
+    pages = (
+        select(PublicIncident.incident_id, func.max(PageUpdate.created_at))
+        .join(PageUpdate, PageUpdate.incident_id == PublicIncident.id)
+        .where(PublicIncident.incident_id.in_(ids))
+        .group_by(PublicIncident.incident_id)
+    )
+    for query in (ours, pages):
+        for incident_id, at in session.execute(query):
+            if incident_id is not None and at is not None:
+                found[incident_id] = max(at, found.get(incident_id, at))
+    return found
+
+
+def next_update_due(session: Session, incident: Incident, cadence: Cadence) -> datetime | None:
+    last = last_updates(session, [incident.id]).get(incident.id)
+    return rules.next_update_due(
+        cadence, incident.severity, incident.status, incident.declared_at, last
+    )
+
+
+def count_updates(session: Session, incident_id: int) -> int:
+    query = select(func.count()).where(StakeholderUpdate.incident_id == incident_id)
+    return session.scalar(query) or 0
+
+
+def facts_of(
+    session: Session, incident: Incident, cadence: Cadence, base_url: str, at: datetime
+) -> drafts.UpdateFacts:
+    every = cadence.every(incident.severity)
+    active = incident.status in rules.ACTIVE_STATUSES
+    return drafts.UpdateFacts(
+        key=incident.key,
+        severity=incident.severity,
+        summary=incident.summary,
+        status=incident.status,
+        products=tuple(p.name for p in incident.products),
+        service=incident.service.name if incident.service else None,
+        impact_started_at=incident.impact_started_at,
+        incident_manager=incident.incident_manager.name if incident.incident_manager else None,
+        communications_manager=(
+            incident.communications_manager.name if incident.communications_manager else None
+        ),
+        resolution_summary=incident.resolution_summary,
+        link=f"{base_url.rstrip('/')}/incidents/{incident.key}" if base_url else "",
+        updates_sent=count_updates(session, incident.id),
+        next_update_by=rules.readable_time(at + every) if every and active else None,
+    )
+
+
+@dataclass(frozen=True)
+class Draft:
+    incident: Incident
+    title: str
+    body: str
+    public_body: str
+    audiences: list[Audience]
+    next_update_due_at: datetime | None
+
+
+def _zone(user: User) -> ZoneInfo:
+    try:
+        return ZoneInfo(user.time_zone)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def draft(session: Session, actor: User, key: str, cadence: Cadence, base_url: str = "") -> Draft:
+    """The next update (the first, or a follow-up), filled from the incident for editing."""
+    incident = incidents.get_incident(session, actor, key)
+    facts = facts_of(session, incident, cadence, base_url, now())
+    zone = _zone(actor)
+    return Draft(
+        incident=incident,
+        title=drafts.title(facts),
+        body=drafts.internal_body(facts, zone),
+        public_body=drafts.public_body(facts, zone),
+        audiences=audiences(session),
+        next_update_due_at=next_update_due(session, incident, cadence),
+    )
+
+
+def updates_of(session: Session, actor: User, key: str) -> tuple[Incident, list[StakeholderUpdate]]:
+    """The incident and its updates, newest first."""
+    incident = incidents.get_incident(session, actor, key)
+    query = (
+        select(StakeholderUpdate)
+        .where(StakeholderUpdate.incident_id == incident.id)
+        .order_by(StakeholderUpdate.sent_at.desc(), StakeholderUpdate.id.desc())
+    )
+    return incident, list(session.scalars(query))
+
+
+def incident_key_of(session: Session, update: StakeholderUpdate) -> str:
+    incident = session.get(Incident, update.incident_id)
+    return incident.key if incident else ""
+
+
+# ---------------------------------------------------------------- sending an update
+
+
+def may_post(actor: User, incident: Incident) -> bool:
+    """The communications manager, the incident manager, or an admin."""
+    if actor.is_admin:
+        return actor.is_active
+    return actor.is_active and actor.id in (
+        incident.communications_manager_id,
+        incident.incident_manager_id,
+    )
+
+
+def _require_poster(actor: User, incident: Incident) -> None:
+    require_responder(actor, "send stakeholder updates")
+    if not may_post(actor, incident):
+        raise Forbidden(
+            f"Only the communications manager, the incident manager or an admin can send "
+            f"stakeholder updates for {incident.key}."
+        )
+
+
+def _chosen_channels(session: Session, ids: list[int]) -> list[StakeholderChannel]:
+    chosen = []
+    for channel_id in dict.fromkeys(ids):
+        channel = session.get(StakeholderChannel, channel_id)
+        if channel is None:
+            raise InvalidInput(f"No stakeholder channel {channel_id}.", field="channel_ids")
+        chosen.append(channel)
+    return chosen
+
+
+def _chosen_pages(session: Session, ids: list[int]) -> list[StatusPage]:
+    chosen = []
+    for page_id in dict.fromkeys(ids):
+        page = session.get(StatusPage, page_id)
+        if page is None:
+            raise InvalidInput(f"No status page {page_id}.", field="page_ids")
+        chosen.append(page)
+    return chosen
+
+
+def _split(body: str, fallback: str) -> tuple[str, str]:
+    """The first line is the title chat and mail show; the whole text is the message."""
+    first = next((line.strip() for line in body.splitlines() if line.strip()), "")
+    return (first or fallback)[:TITLE_LENGTH], body
+
+
+def _lock(session: Session, incident_id: int, *, skip_locked: bool = False) -> Incident | None:
+    """The incident row, locked on PostgreSQL: a sender and a reminding worker take turns."""
+    query = select(Incident).where(Incident.id == incident_id)
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=skip_locked, of=Incident)
+    return session.scalar(query)
+
+
+def _public_status(incident: Incident, current: str | None) -> IncidentStatus:
+    status = public_drafts.PUBLIC_STATUS_FOR.get(incident.status, IncidentStatus.INVESTIGATING)
+    if current == IncidentStatus.MONITORING and status is IncidentStatus.IDENTIFIED:
+        return IncidentStatus.MONITORING  # someone said so on the page: do not step back
+    return status
+
+
+def _post_to_page(
+    session: Session, actor: User, incident: Incident, page: StatusPage, body: str
+) -> None:
+    """Updates the page's incident about `incident`, or publishes one the first time."""
+    linked = [p for p in statuspage.linked_incidents(session, incident.id) if p.page_id == page.id]
+    if linked:
+        public = linked[0]
+        status = _public_status(incident, public.status)
+        update = PageUpdatePost(status=status, body=body, notify=True)
+        statuspage.post_update(session, actor, page.id, public.id, update, commit=False)
+        return
+    severity = incident.severity
+    backed = []
+    if incident.service_id is not None:
+        backed = [
+            ComponentStatusChoice(
+                component_id=c.id,
+                status=public_drafts.COMPONENT_STATUS_FOR_SEVERITY.get(
+                    severity, ComponentStatus.DEGRADED_PERFORMANCE
+                ),
+            )
+            for c in statuspage.list_components(session, page.id)
+            if c.service_id == incident.service_id
+        ]
+    data = PublicIncidentCreate(
+        name=incident.summary,
+        status=_public_status(incident, None),
+        impact=public_drafts.IMPACT_FOR_SEVERITY.get(severity, Impact.MINOR),
+        body=body,
+        components=backed,
+        notify=True,
+        incident_key=incident.key,
+    )
+    statuspage.create_incident(session, actor, page.id, data, commit=False)
+
+
+def _audience_words(channels: list[StakeholderChannel], pages: list[StatusPage]) -> str:
+    names = [c.name for c in channels] + [
+        f"{p.name} ({'public' if p.public else 'private'} page)" for p in pages
+    ]
+    return ", ".join(names)
+
+
+def post_update(
+    session: Session, actor: User, key: str, data: UpdatePost, cadence: Cadence
+) -> StakeholderUpdate:
+    """Sends one update to the chosen audiences; all of it commits together or nothing does."""
+    require_responder(actor, "send stakeholder updates")
+    incident = incidents.get_incident(session, actor, key)
+    _require_poster(actor, incident)
+    channels = _chosen_channels(session, data.channel_ids)
+    pages = sorted(_chosen_pages(session, data.page_ids), key=lambda p: (p.public, p.name))
+    if not channels and not pages:
+        raise InvalidInput("Choose at least one audience.", field="channel_ids")
+    body, public_body = data.body.strip(), data.public_body.strip()
+    if (channels or any(not p.public for p in pages)) and not body:
+        raise InvalidInput("Write the update for internal stakeholders.", field="body")
+    if any(p.public for p in pages) and not public_body:
+        raise InvalidInput("Write the update for the public status page.", field="public_body")
+    _lock(session, incident.id)
+    at = now()
+    number = count_updates(session, incident.id) + 1
+    update = StakeholderUpdate(
+        incident_id=incident.id,
+        author_id=actor.id,
+        audiences={
+            "channels": [{"id": c.id, "name": c.name} for c in channels],
+            "pages": [{"id": p.id, "name": p.name, "public": p.public} for p in pages],
+        },
+        body=body if channels or any(not p.public for p in pages) else "",
+        public_body=public_body if any(p.public for p in pages) else "",
+        sent_at=at,
+    )
+    session.add(update)
+    session.flush()
+    title, message = _split(body, f"[{incident.key}] Update {number}: {incident.summary}")
+    for channel in channels:
+        paging.queue(
+            session,
+            idempotency_key=f"stakeholder-update:{update.id}:channel:{channel.id}",
+            purpose="stakeholders",
+            channel=Channel.APPRISE.value,
+            address=channel.url,
+            label=channel.name,
+            title=title,
+            body=message,
+            data={"incident": incident.key, "update": number},
+            subject=(SUBJECT, incident.id),
+        )
+    timeline.record(
+        session,
+        SUBJECT,
+        incident.id,
+        "stakeholder_update",
+        f"Stakeholder update {number} sent to {_audience_words(channels, pages)}: "
+        f"{body or public_body}",
+        actor_id=actor.id,
+        data={"update_id": update.id, **update.audiences},
+        at=at,
+    )
+    for page in pages:
+        _post_to_page(session, actor, incident, page, public_body if page.public else body)
+    session.commit()
+    return update
+
+
+# ---------------------------------------------------------------- reminders (the engine)
+
+
+@dataclass(frozen=True)
+class Owed:
+    incident_id: int
+    due_at: datetime
+
+
+def owed_reminders(session: Session, cadence: Cadence, at: datetime) -> list[Owed]:
+    """Active incidents with a cadence whose next update is due and someone is not yet
+    reminded of it. Read without locks: `remind` checks again under its claim."""
+    if not cadence.severities:
+        return []
+    query = select(Incident.id, Incident.severity, Incident.status, Incident.declared_at).where(
+        Incident.status.in_(rules.ACTIVE_STATUSES), Incident.severity.in_(cadence.severities)
+    )
+    rows = session.execute(query).all()
+    last = last_updates(session, [row.id for row in rows])
+    reminded = {
+        r.incident_id: r
+        for r in session.scalars(
+            select(UpdateReminder).where(UpdateReminder.incident_id.in_([row.id for row in rows]))
+        )
+    }
+    owed = []
+    for row in rows:
+        due = rules.next_update_due(
+            cadence, row.severity, row.status, row.declared_at, last.get(row.id)
+        )
+        if due is None:
+            continue
+        state = reminded.get(row.id)
+        done = state.stage if state is not None and state.due_at == due else 0
+        if rules.stage_owed(due, at) > done:
+            owed.append(Owed(row.id, due))
+    return owed
+
+
+def _local(user: User, at: datetime) -> str:
+    return at.astimezone(_zone(user)).strftime("%H:%M %Z")
+
+
+def _remind_person(
+    session: Session,
+    incident: Incident,
+    person: User,
+    role: str,
+    due: datetime,
+    stage: int,
+    base_url: str,
+) -> None:
+    link = f"{base_url.rstrip('/')}/incidents/{incident.key}#stakeholder-update"
+    paging.notify_user(
+        session,
+        person,
+        key=f"update-due:{incident.id}:{int(due.timestamp())}:{stage}",
+        title=f"{incident.key}: a stakeholder update is due",
+        body=(
+            f"The next stakeholder update for {incident.key} ({incident.severity}: "
+            f"{incident.summary}) was due at {_local(person, due)}. You are its {role}.\n\n"
+            f"Send it from the incident page: {link}"
+        ),
+        purpose="update_due",
+        subject=(SUBJECT, incident.id),
+    )
+
+
+def remind(
+    session: Session, incident_id: int, at: datetime, cadence: Cadence, base_url: str
+) -> int:
+    """Sends the reminders owed for one incident's due update, each exactly once.
+
+    Called by the engine; the claim (the incident row, skipped when another worker holds
+    it), the reminder state, the outbox rows and the timeline events commit together.
+    """
+    incident = _lock(session, incident_id, skip_locked=True)
+    if incident is None:
+        return 0
+    due = next_update_due(session, incident, cadence)
+    if due is None:
+        return 0
+    state = session.get(UpdateReminder, incident.id)
+    if state is None:
+        state = UpdateReminder(incident_id=incident.id, due_at=due, stage=0)
+        session.add(state)
+    elif state.due_at != due:
+        state.due_at, state.stage = due, 0
+    owed = rules.stage_owed(due, at)
+    cm, im = incident.communications_manager, incident.incident_manager
+    first = (cm, "communications manager") if cm else (im, "incident manager")
+    second = (
+        (im, "incident manager") if im and first[0] is not None and im.id != first[0].id else None
+    )
+    handled = 0
+    while state.stage < owed:
+        state.stage += 1
+        target = first if state.stage == rules.COMMUNICATIONS_MANAGER_REMINDED else second
+        if target is None or target[0] is None:
+            if state.stage == rules.COMMUNICATIONS_MANAGER_REMINDED:
+                message = (
+                    f"Stakeholder update due at {due:%H:%M} UTC; nobody holds the "
+                    "communications or incident manager role to remind"
+                )
+                timeline.record(session, SUBJECT, incident.id, "update_reminder", message, at=at)
+            continue
+        person, role = target
+        _remind_person(session, incident, person, role, due, state.stage, base_url)
+        timeline.record(
+            session,
+            SUBJECT,
+            incident.id,
+            "update_reminder",
+            f"Stakeholder update due at {due:%H:%M} UTC: reminded {person.name} ({role})",
+            data={"due_at": due.isoformat(), "user_id": person.id, "role": role},
+            at=at,
+        )
+        handled += 1
+    return handled

@@ -1,0 +1,157 @@
+"""Stakeholder updates in the web UI: the section on the incident page, the compose page
+(where a refused update comes back with its text), and the admins' channel list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from tocsin.auth.models import User
+from tocsin.auth.permissions import Role, has_role, require_admin
+from tocsin.comms import service
+from tocsin.comms.requests import base_url_of, cadence_of
+from tocsin.comms.schemas import ChannelCreate, UpdatePost
+from tocsin.deps import CurrentUser, DbSession, IdPath, KeyPath
+from tocsin.errors import TocsinError
+from tocsin.incidents.models import Incident
+from tocsin.web.forms import FormBody, parse, text
+from tocsin.web.page_sections import add_section
+from tocsin.web.templating import redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+CHANNELS_PAGE = "/admin/stakeholder-channels"
+
+
+def _incident_page(key: str) -> str:
+    return f"/incidents/{key}"
+
+
+def _form_context(
+    request: Request,
+    session: Session,
+    user: User,
+    incident: Incident,
+    values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The prefilled form: everything ticked that the last update went to, else nothing."""
+    draft = service.draft(session, user, incident.key, cadence_of(request), base_url_of(request))
+    _incident, sent = service.updates_of(session, user, incident.key)
+    if values is None:
+        chosen: set[str] = set()
+        if sent:
+            last = sent[0].audiences
+            chosen |= {f"channel:{c['id']}" for c in last.get("channels", [])}
+            chosen |= {f"page:{p['id']}" for p in last.get("pages", [])}
+        values = {"body": draft.body, "public_body": draft.public_body, "chosen": chosen}
+    return {
+        "draft": draft,
+        "form": values,
+        "updates_sent": len(sent),
+        "is_admin": user.is_admin,
+    }
+
+
+def incident_section(
+    request: Request, session: Session, user: User, incident: Incident
+) -> dict[str, Any]:
+    """What the incident page shows: when the next update is due and, to those who send
+    updates, the prefilled form."""
+    cadence = cadence_of(request)
+    context: dict[str, Any] = {
+        "next_update_due": service.next_update_due(session, incident, cadence),
+        "update_cadence": cadence.every(incident.severity),
+        "stakeholder": None,
+    }
+    if has_role(user, Role.RESPONDER) and service.may_post(user, incident):
+        context["stakeholder"] = _form_context(request, session, user, incident)
+    return context
+
+
+add_section("incident", incident_section)
+
+
+def _chosen(form: FormData) -> tuple[set[str], dict[str, list[str]]]:
+    chosen = {v for v in form.getlist("audience") if isinstance(v, str)}
+    split: dict[str, list[str]] = {"channel_ids": [], "page_ids": []}
+    for value in sorted(chosen):
+        kind, _, number = value.partition(":")
+        if kind in ("channel", "page"):
+            split[f"{kind}_ids"].append(number)
+    return chosen, split
+
+
+@router.get("/incidents/{key}/updates/new", response_class=HTMLResponse)
+def compose_page(key: KeyPath, request: Request, user: CurrentUser, session: DbSession) -> Response:
+    incident = service.draft(session, user, key, cadence_of(request)).incident
+    context = {"incident": incident, "error": None}
+    context |= _form_context(request, session, user, incident)
+    return render(request, "comms/compose.html", context)
+
+
+@router.post("/incidents/{key}/updates")
+def send_update(
+    key: KeyPath, request: Request, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    chosen, split = _chosen(form)
+    values = {"body": text(form, "body"), "public_body": text(form, "public_body")}
+    try:
+        data = parse(UpdatePost, {**split, **values})
+        update = service.post_update(session, user, key, data, cadence_of(request))
+    except TocsinError as refused:
+        session.rollback()
+        draft = service.draft(session, user, key, cadence_of(request))
+        context = {"incident": draft.incident, "error": refused}
+        context |= _form_context(
+            request, session, user, draft.incident, {**values, "chosen": chosen}
+        )
+        return render(request, "comms/compose.html", context, status_code=refused.status_code)
+    key = service.incident_key_of(session, update)
+    return redirect(_incident_page(key), "ok|The stakeholder update is sent.")
+
+
+# ---------------------------------------------------------------- channels (admins)
+
+
+@router.get(CHANNELS_PAGE, response_class=HTMLResponse)
+def channels_page(request: Request, user: CurrentUser, session: DbSession) -> Response:
+    require_admin(user, "manage stakeholder channels")
+    context = {
+        "channels": service.list_channels(session),
+        "kind_of": service.channel_kind,
+        "form": {},
+        "error": None,
+    }
+    return render(request, "comms/channels.html", context)
+
+
+@router.post(CHANNELS_PAGE)
+def create_channel(
+    request: Request, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    values = {"name": text(form, "name"), "url": text(form, "url")}
+    try:
+        channel = service.create_channel(session, user, parse(ChannelCreate, values))
+    except TocsinError as refused:
+        session.rollback()
+        context = {
+            "channels": service.list_channels(session),
+            "kind_of": service.channel_kind,
+            "form": values,
+            "error": refused,
+        }
+        return render(request, "comms/channels.html", context, status_code=refused.status_code)
+    return redirect(CHANNELS_PAGE, f"ok|{channel.name} is added.")
+
+
+@router.post(CHANNELS_PAGE + "/{channel_id}/delete")
+def delete_channel(channel_id: IdPath, user: CurrentUser, session: DbSession) -> Response:
+    try:
+        service.delete_channel(session, user, channel_id)
+    except TocsinError as refused:
+        return redirect(CHANNELS_PAGE, f"error|{refused.message}")
+    return redirect(CHANNELS_PAGE, "ok|The channel is removed.")

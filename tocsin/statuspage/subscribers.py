@@ -1,0 +1,615 @@
+"""Status page subscribers: who hears about incidents and maintenance, and telling them.
+
+People subscribe by email from the public page (double opt-in: only a confirmed
+address is told anything) or are added by a responder, by email or as a webhook. A
+subscriber follows the whole page or chosen components. Each event queues one outbox
+notification per matching confirmed subscriber in the caller's transaction (the
+status page service's own), so the delivery engine sends it, retries it and records
+the outcome, which the admin page shows.
+
+Every mail carries its own one-click unsubscribe link (RFC 8058 headers too); only
+the link's digest is stored.
+"""
+
+from __future__ import annotations
+
+import secrets as random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tocsin.audit import service as audit
+from tocsin.auth import secrets
+from tocsin.auth.models import User
+from tocsin.auth.permissions import require_admin, require_responder
+from tocsin.config import get_settings
+from tocsin.db import now
+from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.paging import service as paging
+from tocsin.paging.models import Channel, Notification
+from tocsin.statuspage import snapshot, v2, workflow
+from tocsin.statuspage.models import (
+    Component,
+    IncidentUpdate,
+    Maintenance,
+    MaintenanceUpdate,
+    PublicIncident,
+    StatusPage,
+    Subscriber,
+    SubscriberComponent,
+    SubscriberLink,
+)
+from tocsin.statuspage.schemas import SubscriberCreate, SubscriberKind
+from tocsin.statuspage.workflow import IncidentStatus, MaintenanceStatus
+
+PURPOSE = "subscriber"
+LINK_PREFIX = "sub"
+REMIND_BEFORE = timedelta(minutes=60)
+# One confirmation mail per address per this long, however often the form is sent.
+CONFIRMATION_EVERY = timedelta(minutes=10)
+MAX_FORM_COMPONENTS = 200
+WEBHOOK_DOCUMENTATION = (
+    "https://support.atlassian.com/statuspage/docs/enable-webhook-notifications/"
+)
+
+_base_url: str | None = None
+
+
+def use_base_url(base_url: str) -> None:
+    """Where links in mails point; the app sets it from its settings at start."""
+    global _base_url
+    _base_url = base_url.rstrip("/")
+
+
+def _base() -> str:
+    return _base_url or get_settings().base_url.rstrip("/")
+
+
+def _page_link(page: StatusPage, path: str = "") -> str:
+    return f"{_base()}/status/{page.slug}{path}"
+
+
+# ---------------------------------------------------------------- reading
+
+
+def list_subscribers(session: Session, actor: User, page_id: int) -> list[Subscriber]:
+    require_responder(actor, "see status page subscribers")
+    query = select(Subscriber).where(Subscriber.page_id == page_id).order_by(Subscriber.id)
+    return list(session.scalars(query))
+
+
+def count(session: Session, page_id: int) -> int:
+    query = select(func.count()).select_from(Subscriber).where(Subscriber.page_id == page_id)
+    return session.scalar(query) or 0
+
+
+def last_deliveries(session: Session, subscribers: Iterable[Subscriber]) -> dict[int, Notification]:
+    """Each subscriber's latest notification, by subscriber id (with its delivery state)."""
+    wanted = {s.last_notification_id: s.id for s in subscribers if s.last_notification_id}
+    if not wanted:
+        return {}
+    found = session.scalars(select(Notification).where(Notification.id.in_(wanted)))
+    return {wanted[n.id]: n for n in found}
+
+
+def overview(session: Session, actor: User, page_id: int) -> list[dict[str, Any]]:
+    """The page's subscribers with what they follow and how their latest delivery went."""
+    page = _page(session, page_id)
+    found = list_subscribers(session, actor, page.id)
+    last = last_deliveries(session, found)
+    names = _component_names(session, page)
+    return [
+        {
+            "id": s.id,
+            "page_id": s.page_id,
+            "kind": s.kind,
+            "address": s.address,
+            "component_ids": [link.component_id for link in s.components],
+            "components": [names[c.component_id] for c in s.components if c.component_id in names],
+            "confirmed_at": s.confirmed_at,
+            "created_at": s.created_at,
+            "last_delivery": last.get(s.id),
+        }
+        for s in found
+    ]
+
+
+def component_names(session: Session, subscriber: Subscriber) -> list[str]:
+    ids = [link.component_id for link in subscriber.components]
+    if not ids:
+        return []
+    query = select(Component).where(Component.id.in_(ids)).order_by(Component.position)
+    return [c.name for c in session.scalars(query)]
+
+
+def _get(session: Session, page: StatusPage, subscriber_id: int) -> Subscriber:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None or subscriber.page_id != page.id:
+        raise NotFound(f"No subscriber {subscriber_id} on {page.name}.", field="subscriber_id")
+    return subscriber
+
+
+def _page(session: Session, page_id: int) -> StatusPage:
+    page = session.get(StatusPage, page_id)
+    if page is None:
+        raise NotFound(f"No status page with id {page_id}.", field="page_id")
+    return page
+
+
+def _existing(session: Session, page: StatusPage, kind: str, address: str) -> Subscriber | None:
+    return session.scalar(
+        select(Subscriber).where(
+            Subscriber.page_id == page.id, Subscriber.kind == kind, Subscriber.address == address
+        )
+    )
+
+
+def _components_by_id(session: Session, page: StatusPage, ids: Iterable[int]) -> list[Component]:
+    chosen = []
+    for component_id in dict.fromkeys(ids):
+        component = session.get(Component, component_id)
+        if component is None or component.page_id != page.id:
+            raise InvalidInput(
+                f"No component {component_id} on {page.name}.", field="component_ids"
+            )
+        chosen.append(component)
+    return chosen
+
+
+def _components_by_code(
+    session: Session, page: StatusPage, codes: Iterable[str]
+) -> list[Component]:
+    """The public form names components by their public codes; unknown ones are ignored."""
+    wanted = {c for c in list(codes)[:MAX_FORM_COMPONENTS] if c.isalnum() and len(c) <= 12}
+    if not wanted:
+        return []
+    query = select(Component).where(Component.page_id == page.id, Component.code.in_(wanted))
+    return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------- subscribing
+
+
+def add_subscriber(
+    session: Session, actor: User, page_id: int, data: SubscriberCreate
+) -> Subscriber:
+    """A responder adds a webhook (confirmed at once) or an email address (asked to confirm,
+    unless they already agreed elsewhere)."""
+    require_responder(actor, "add status page subscribers")
+    page = _page(session, page_id)
+    if _existing(session, page, data.kind.value, data.address) is not None:
+        raise Conflict(f"{data.address} is already subscribed to {page.name}.", field="address")
+    components = _components_by_id(session, page, data.component_ids)
+    at = now()
+    confirmed = data.kind is SubscriberKind.WEBHOOK or data.skip_confirmation
+    subscriber = Subscriber(
+        page_id=page.id,
+        kind=data.kind.value,
+        address=data.address,
+        confirmed_at=at if confirmed else None,
+        created_at=at,
+        components=[SubscriberComponent(component_id=c.id) for c in components],
+    )
+    session.add(subscriber)
+    session.flush()
+    if not confirmed:
+        _ask_to_confirm(session, page, subscriber, components, at)
+    audit.record(
+        session,
+        actor.id,
+        "status_page.subscriber_added",
+        "status_page",
+        page.id,
+        f"Subscriber {data.address} ({data.kind.value}) added to {page.name}",
+        {"components": [c.name for c in components], "confirmed": confirmed},
+    )
+    session.commit()
+    return subscriber
+
+
+def subscribe(
+    session: Session, page: StatusPage, address: str, component_codes: Iterable[str]
+) -> None:
+    """The public form: sends a confirmation mail, or (already confirmed) a reminder of how to
+    unsubscribe. The caller answers the same whatever happened, so the form never tells who
+    is subscribed; at most one mail per address per `CONFIRMATION_EVERY`."""
+    at = now()
+    components = _components_by_code(session, page, component_codes)
+    subscriber = _existing(session, page, SubscriberKind.EMAIL.value, address)
+    if subscriber is None:
+        subscriber = Subscriber(
+            page_id=page.id, kind=SubscriberKind.EMAIL.value, address=address, created_at=at
+        )
+        session.add(subscriber)
+    if subscriber.confirmed_at is None:
+        # Until confirmed, the latest form wins: the address owner has not agreed to anything yet.
+        subscriber.components = [SubscriberComponent(component_id=c.id) for c in components]
+        session.flush()
+        _ask_to_confirm(session, page, subscriber, components, at)
+    else:
+        _tell_already_subscribed(session, page, subscriber, at)
+    session.commit()
+
+
+def _window(at: datetime) -> int:
+    return int(at.timestamp() // CONFIRMATION_EVERY.total_seconds())
+
+
+def _what(page: StatusPage, names: list[str]) -> str:
+    return f"{page.name}: {', '.join(names)}" if names else f"all of {page.name}"
+
+
+def _ask_to_confirm(
+    session: Session,
+    page: StatusPage,
+    subscriber: Subscriber,
+    components: list[Component],
+    at: datetime,
+) -> None:
+    def body(token: str) -> str:
+        return (
+            f"Someone (we hope you) asked to be told about incidents and maintenance of "
+            f"{_what(page, [c.name for c in components])}.\n\n"
+            f"Confirm your subscription:\n{_page_link(page, f'/subscriptions/{token}/confirm')}\n\n"
+            "If it was not you, ignore this mail: nothing will be sent without your "
+            "confirmation."
+        )
+
+    _queue(
+        session,
+        subscriber,
+        key=f"status-confirm:s{subscriber.id}:{_window(at)}",
+        title=f"Confirm your subscription to {page.name} status",
+        body=body,
+        page=page,
+        unsubscribe_header=False,
+    )
+
+
+def _tell_already_subscribed(
+    session: Session, page: StatusPage, subscriber: Subscriber, at: datetime
+) -> None:
+    def body(token: str) -> str:
+        return (
+            f"Someone asked to subscribe this address to {page.name} status updates, but it is "
+            "already subscribed.\n\nTo change what you follow, unsubscribe and subscribe "
+            f"again:\n{_page_link(page, f'/subscriptions/{token}/unsubscribe')}"
+        )
+
+    _queue(
+        session,
+        subscriber,
+        key=f"status-already:s{subscriber.id}:{_window(at)}",
+        title=f"You are subscribed to {page.name} status",
+        body=body,
+        page=page,
+    )
+
+
+def remove_subscriber(session: Session, actor: User, page_id: int, subscriber_id: int) -> None:
+    require_admin(actor, "remove status page subscribers")
+    page = _page(session, page_id)
+    subscriber = _get(session, page, subscriber_id)
+    audit.record(
+        session,
+        actor.id,
+        "status_page.subscriber_removed",
+        "status_page",
+        page.id,
+        f"Subscriber {subscriber.address} removed from {page.name}",
+    )
+    session.delete(subscriber)
+    session.commit()
+
+
+# ---------------------------------------------------------------- links in mails
+
+
+def _new_link(session: Session, subscriber: Subscriber) -> str:
+    token, lookup, digest = secrets.new_keyed_secret(LINK_PREFIX)
+    session.add(SubscriberLink(subscriber_id=subscriber.id, lookup=lookup, secret_hash=digest))
+    return token
+
+
+def by_link(session: Session, page: StatusPage, token: str) -> Subscriber:
+    """The subscriber a mailed link belongs to; the same answer for any wrong or old link."""
+    gone = NotFound(
+        "This link does not work (any more). If you unsubscribed, there is nothing else to do.",
+        field="token",
+    )
+    parts = secrets.split_keyed_secret(token, LINK_PREFIX)
+    if parts is None:
+        raise gone
+    lookup, secret = parts
+    link = session.scalar(select(SubscriberLink).where(SubscriberLink.lookup == lookup))
+    if link is None or not secrets.same_secret(secret, link.secret_hash):
+        raise gone
+    subscriber = session.get(Subscriber, link.subscriber_id)
+    if subscriber is None or subscriber.page_id != page.id:
+        raise gone
+    return subscriber
+
+
+def confirm(session: Session, page: StatusPage, token: str) -> Subscriber:
+    subscriber = by_link(session, page, token)
+    if subscriber.confirmed_at is None:
+        subscriber.confirmed_at = now()
+        session.commit()
+    return subscriber
+
+
+def unsubscribe(session: Session, page: StatusPage, token: str) -> str:
+    """Forgets the subscriber (and every link they were sent); returns their address."""
+    subscriber = by_link(session, page, token)
+    address = subscriber.address
+    session.delete(subscriber)
+    session.commit()
+    return address
+
+
+# ---------------------------------------------------------------- telling subscribers
+
+
+def _audience(session: Session, page_id: int, component_ids: set[int]) -> list[Subscriber]:
+    """Confirmed subscribers who follow the whole page or one of these components. An event
+    that names no component concerns everyone."""
+    query = (
+        select(Subscriber)
+        .where(Subscriber.page_id == page_id, Subscriber.confirmed_at.is_not(None))
+        .order_by(Subscriber.id)
+    )
+    chosen = []
+    for subscriber in session.scalars(query):
+        follows = {link.component_id for link in subscriber.components}
+        if not follows or not component_ids or follows & component_ids:
+            chosen.append(subscriber)
+    return chosen
+
+
+def _queue(
+    session: Session,
+    subscriber: Subscriber,
+    *,
+    key: str,
+    title: str,
+    body: Any,
+    page: StatusPage,
+    payload: dict[str, Any] | None = None,
+    subject: tuple[str, int] | None = None,
+    unsubscribe_header: bool = True,
+) -> bool:
+    """One notification to one subscriber, with its own unsubscribe link; once per key."""
+    if session.scalar(select(Notification.id).where(Notification.idempotency_key == key)):
+        return False
+    token = _new_link(session, subscriber)
+    unsubscribe_url = _page_link(page, f"/subscriptions/{token}/unsubscribe")
+    if subscriber.kind == SubscriberKind.WEBHOOK.value:
+        channel = Channel.WEBHOOK.value
+        data = {**(payload or {}), "meta": {**_meta(unsubscribe_url)}}
+        text = body(token)
+    else:
+        channel = Channel.EMAIL.value
+        text = body(token)
+        data = {}
+        if unsubscribe_header:
+            text += f"\n\n--\nUnsubscribe with one click: {unsubscribe_url}"
+            data["email_headers"] = {
+                "List-Unsubscribe": f"<{unsubscribe_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+    notification = paging.queue(
+        session,
+        idempotency_key=key,
+        purpose=PURPOSE,
+        channel=channel,
+        address=subscriber.address,
+        label=f"{page.name} subscriber",
+        title=title,
+        body=text,
+        data=data,
+        subject=subject,
+    )
+    if notification is None:
+        return False
+    session.flush()
+    subscriber.last_notification_id = notification.id
+    return True
+
+
+def _meta(unsubscribe_url: str) -> dict[str, str]:
+    return {"unsubscribe": unsubscribe_url, "documentation": WEBHOOK_DOCUMENTATION}
+
+
+def _statuspage_payload(session: Session, page: StatusPage, code: str) -> dict[str, Any]:
+    """Atlassian Statuspage's webhook notification: `page` and `incident` (a maintenance is an
+    incident with impact "maintenance"); `meta` is added per subscriber."""
+    session.flush()
+    snap = snapshot.load(session, page.id, _base(), now())
+    item = snapshot.one_incident(session, page.id, code)
+    if isinstance(item, snapshot.MaintenanceView):
+        incident = v2.maintenance_of(snap, item)
+    else:
+        incident = v2.incident_of(snap, item)
+    indicator = v2.indicator_of(snap)
+    return {
+        "page": {
+            "id": page.code,
+            "status_indicator": indicator.indicator.value,
+            "status_description": indicator.description,
+        },
+        "incident": incident,
+    }
+
+
+def _footer(page: StatusPage, subscriber: Subscriber, names: dict[int, str]) -> str:
+    follows = [names.get(link.component_id, "") for link in subscriber.components]
+    return f"You get this because you follow {_what(page, [n for n in follows if n])}."
+
+
+def _component_names(session: Session, page: StatusPage) -> dict[int, str]:
+    query = select(Component.id, Component.name).where(Component.page_id == page.id)
+    return {row.id: row.name for row in session.execute(query)}
+
+
+def incident_updated(
+    session: Session, page: StatusPage, incident: PublicIncident, update: IncidentUpdate
+) -> int:
+    """Tells subscribers about a new update (the first one too) whose `notify` is set."""
+    if not update.notify:
+        return 0
+    affected = {link.component_id for link in incident.components} | {
+        a.component_id for a in update.affected if a.component_id
+    }
+    audience = _audience(session, page.id, affected)
+    if not audience:
+        return 0
+    label = workflow.INCIDENT_LABEL[IncidentStatus(update.status)]
+    names = _component_names(session, page)
+    changes = [
+        f"- {a.name}: {workflow.COMPONENT_LABEL[workflow.ComponentStatus(a.new_status)]}"
+        for a in update.affected
+    ]
+    link = _page_link(page, f"/incidents/{incident.code}")
+    title = f"[{page.name}] {incident.name}: {label}"
+    payload = _statuspage_payload(session, page, incident.code) if _any_webhook(audience) else {}
+    queued = 0
+    for subscriber in audience:
+
+        def body(_token: str, subscriber: Subscriber = subscriber) -> str:
+            parts = [f"{label}: {incident.name}", update.body]
+            if changes:
+                parts.append("Components:\n" + "\n".join(changes))
+            parts.append(f"Follow it on the status page: {link}")
+            parts.append(_footer(page, subscriber, names))
+            return "\n\n".join(parts)
+
+        queued += _queue(
+            session,
+            subscriber,
+            key=f"status-update:u{update.id}:s{subscriber.id}",
+            title=title,
+            body=body,
+            page=page,
+            payload=payload,
+            subject=("status_incident", incident.id),
+        )
+    return queued
+
+
+def _any_webhook(audience: list[Subscriber]) -> bool:
+    return any(s.kind == SubscriberKind.WEBHOOK.value for s in audience)
+
+
+def _maintenance_notice(
+    session: Session,
+    page: StatusPage,
+    maintenance: Maintenance,
+    *,
+    key: str,
+    title: str,
+    lead: str,
+) -> int:
+    audience = _audience(session, page.id, {link.component_id for link in maintenance.components})
+    if not audience:
+        return 0
+    names = _component_names(session, page)
+    under = [
+        names[link.component_id] for link in maintenance.components if link.component_id in names
+    ]
+    when = _local_window(page, maintenance)
+    link = _page_link(page, f"/incidents/{maintenance.code}")
+    payload = _statuspage_payload(session, page, maintenance.code) if _any_webhook(audience) else {}
+    queued = 0
+    for subscriber in audience:
+
+        def body(_token: str, subscriber: Subscriber = subscriber) -> str:
+            parts = [lead, f"{maintenance.name}\n{when}"]
+            if under:
+                parts.append("Components under maintenance: " + ", ".join(under))
+            parts.append(f"Details: {link}")
+            parts.append(_footer(page, subscriber, names))
+            return "\n\n".join(parts)
+
+        queued += _queue(
+            session,
+            subscriber,
+            key=f"{key}:s{subscriber.id}",
+            title=title,
+            body=body,
+            page=page,
+            payload=payload,
+            subject=("maintenance", maintenance.id),
+        )
+    return queued
+
+
+def _local_window(page: StatusPage, maintenance: Maintenance) -> str:
+    zone = ZoneInfo(page.time_zone)
+    start = maintenance.scheduled_for.astimezone(zone)
+    end = maintenance.scheduled_until.astimezone(zone)
+    return f"{start:%a %b %d, %H:%M} to {end:%a %b %d, %H:%M %Z}"
+
+
+def maintenance_started(
+    session: Session, maintenance: Maintenance, update: MaintenanceUpdate
+) -> int:
+    if not update.notify:
+        return 0
+    page = _page(session, maintenance.page_id)
+    return _maintenance_notice(
+        session,
+        page,
+        maintenance,
+        key=f"status-maintenance-start:m{maintenance.id}",
+        title=f"[{page.name}] Maintenance in progress: {maintenance.name}",
+        lead=update.body or "Scheduled maintenance is in progress.",
+    )
+
+
+# ---------------------------------------------------------------- the engine's part
+
+
+def due_reminders(session: Session, at: datetime, limit: int) -> list[Maintenance]:
+    """Scheduled maintenances starting within the hour whose subscribers were not reminded,
+    locked so that several workers share them out."""
+    query = (
+        select(Maintenance)
+        .where(
+            Maintenance.status == MaintenanceStatus.SCHEDULED.value,
+            Maintenance.remind_subscribers.is_(True),
+            Maintenance.reminded_at.is_(None),
+            Maintenance.scheduled_for <= at + REMIND_BEFORE,
+        )
+        .order_by(Maintenance.scheduled_for, Maintenance.id)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Maintenance)
+    return list(session.scalars(query))
+
+
+def remind(session: Session, maintenance: Maintenance, at: datetime) -> int:
+    """Reminds subscribers once, in the caller's transaction; a window whose start has
+    already come gets no reminder (its start is announced instead)."""
+    maintenance.reminded_at = at
+    if maintenance.scheduled_for <= at:
+        return 0
+    page = _page(session, maintenance.page_id)
+    stamp = int(maintenance.scheduled_for.timestamp())
+    return _maintenance_notice(
+        session,
+        page,
+        maintenance,
+        key=f"status-maintenance-remind:m{maintenance.id}:{stamp}",
+        title=f"[{page.name}] Reminder: maintenance starts soon: {maintenance.name}",
+        lead="Scheduled maintenance starts within the hour.",
+    )
+
+
+def new_form_token() -> str:
+    """The double-submit token of the public form (there is no login to hold one)."""
+    return random.token_urlsafe(24)
