@@ -21,10 +21,13 @@ migrate: setup
 run: migrate
 	$(BIN)/tocsin serve
 
-## The whole suite: SQLite always; PostgreSQL when TOCSIN_TEST_POSTGRES_URL is set
+## The whole suite: SQLite always; PostgreSQL when TOCSIN_TEST_POSTGRES_URL is set.
+## Two pytest processes by default (much of a test's time is waiting on PostgreSQL);
+## TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

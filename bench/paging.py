@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx2
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import PG_ADMIN, free_port_from, stop, wait_healthy  # noqa: E402
 from tocsin import migrations  # noqa: E402
 from tocsin.alerts import service as alerts  # noqa: E402
+from tocsin.alerts.models import Alert  # noqa: E402
 from tocsin.alerts.schemas import IntegrationCreate  # noqa: E402
 from tocsin.auth import service as auth  # noqa: E402
 from tocsin.auth.models import Role  # noqa: E402
@@ -39,6 +40,7 @@ from tocsin.catalogue.schemas import ServiceCreate  # noqa: E402
 from tocsin.db import Database  # noqa: E402
 from tocsin.oncall import service as oncall  # noqa: E402
 from tocsin.oncall.schemas import LevelIn, PolicyCreate, ServicePolicySet, TargetIn  # noqa: E402
+from tocsin.paging.models import Notification, Page  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
 
@@ -103,6 +105,31 @@ def seed(url: str) -> str:
         )
     database.dispose()
     return key
+
+
+def stages(url: str) -> dict[str, float]:
+    """Median ms from an alert's arrival to each step, from the times the steps stored."""
+    database = Database(url)
+    with database.begin() as session:
+        rows = session.execute(
+            select(
+                Alert.first_seen_at,
+                Alert.routed_at,
+                Page.created_at,
+                Notification.created_at,
+                Notification.sent_at,
+            )
+            .join(Page, (Page.subject_type == "alert") & (Page.subject_id == Alert.id))
+            .join(Notification, Notification.page_id == Page.id)
+        ).all()
+    database.dispose()
+    names = ("routed", "page started", "notification queued", "sent")
+    found: dict[str, float] = {}
+    for index, name in enumerate(names, start=1):
+        spans = [(row[index] - row[0]).total_seconds() * 1000 for row in rows if row[index]]
+        if spans:
+            found[name] = statistics.median(spans)
+    return found
 
 
 def run(kind: str, count: int, rate: float) -> dict[str, object]:
@@ -182,6 +209,7 @@ def run(kind: str, count: int, rate: float) -> dict[str, object]:
         for process in processes:
             stop(process)
         smtp.stop()
+        steps = stages(url)
         if kind == "postgresql":
             admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
@@ -196,6 +224,7 @@ def run(kind: str, count: int, rate: float) -> dict[str, object]:
         "p50_ms": statistics.median(latencies) if latencies else float("nan"),
         "p99_ms": p99,
         "max_ms": latencies[-1] if latencies else float("nan"),
+        "stages": steps,
     }
 
 
@@ -218,6 +247,10 @@ def main() -> None:
             f"| {r['database']} | {r['setup']} | {r['alerts']} | {r['paged']} | {r['p50_ms']:.0f} "
             f"| {r['p99_ms']:.0f} | {r['max_ms']:.0f} |"
         )
+    print("\nWhere the time goes: median ms from the alert's arrival, as the database stored it\n")
+    for r in rows:
+        steps = ", ".join(f"{name} {ms:.0f}" for name, ms in r["stages"].items())
+        print(f"- {r['database']}: {steps}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -85,16 +86,50 @@ def shared_database(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@cache
+def _emptying(url: str, is_sqlite: bool) -> tuple[str, ...]:
+    """One round trip that empties every table (children first) and restarts the ids.
+
+    DELETE and setval rather than TRUNCATE: on PostgreSQL a TRUNCATE of fifty tiny tables
+    costs hundreds of milliseconds (new files for each), which was most of the suite's time.
+    """
+    deletes = [f'DELETE FROM "{table.name}"' for table in reversed(metadata.sorted_tables)]
+    if is_sqlite:
+        restarts = ["DELETE FROM sqlite_sequence"] if _has_sqlite_sequence(url) else []
+    else:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            sequences = connection.execute(
+                text("SELECT schemaname, sequencename FROM pg_sequences")
+            ).all()
+        engine.dispose()
+        restarts = (
+            ["SELECT " + ", ".join(f'setval(\'"{s}"."{n}"\', 1, false)' for s, n in sequences)]
+            if sequences
+            else []
+        )
+    counter = "INSERT INTO counters (name, value) VALUES ('incident', 0)"
+    return (*deletes, *restarts, counter)
+
+
+def _has_sqlite_sequence(url: str) -> bool:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+        ).first()
+    engine.dispose()
+    return found is not None
+
+
 def _empty_tables(database: Database) -> None:
-    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    statements = _emptying(database.url, database.is_sqlite)
     with database.engine.begin() as connection:
         if database.is_sqlite:
-            for name in tables:
-                connection.execute(text(f'DELETE FROM "{name}"'))
-        else:
-            quoted = ", ".join(f'"{name}"' for name in tables)
-            connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-        connection.execute(text("INSERT INTO counters (name, value) VALUES ('incident', 0)"))
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+        else:  # one round trip
+            connection.exec_driver_sql("; ".join(statements))
 
 
 @pytest.fixture

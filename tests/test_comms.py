@@ -24,6 +24,7 @@ from tocsin.paging.models import Notification
 from tocsin.statuspage import service as statuspage
 from tocsin.statuspage import subscribers
 from tocsin.statuspage.schemas import ComponentCreate, PageCreate, SubscriberCreate
+from tocsin.statuspage.schemas import UpdatePost as PageUpdatePost
 from tocsin.timeline.models import TimelineEvent
 
 CADENCE = Cadence.parse("SEV1=30,SEV2=30")
@@ -213,6 +214,7 @@ def test_an_update_reaches_a_channel_and_both_pages_and_lands_on_the_timeline(
     ((_headers, received),) = webhook_receiver.received
     assert received["title"] == "[INC-1] Incident: Card payments fail (SEV1)"
     assert "Roll back deploy 4512." in received["message"]
+    assert received["title"] not in received["message"]  # chat shows the title once
 
     (event,) = events(db, room.incident_id, "stakeholder_update")
     assert event.startswith(
@@ -234,6 +236,44 @@ def test_an_update_reaches_a_channel_and_both_pages_and_lands_on_the_timeline(
         draft["public_body"],
     ]
     assert len(events(db, room.incident_id, "stakeholder_update")) == 2
+
+
+def test_an_update_to_pages_is_one_event_on_the_timeline(db, room, responder):
+    """The pages an update reaches record no event of their own: the timeline says it once,
+    with both texts; an update posted on the status page itself is still recorded there."""
+    both = {"page_ids": [room.private_page, room.public_page]}
+    send(db, room.cm, room.key, **both, body="Internal words.", public_body="Public words.")
+    send(db, room.cm, room.key, **both, body="More inside.", public_body="More outside.")
+    first, second = events(db, room.incident_id, "stakeholder_update")
+    assert first.startswith("Stakeholder update 1 sent to Acme internal (private page), Acme")
+    assert "Internal words." in first and "On the public page: Public words." in first
+    assert "More inside." in second and "More outside." in second
+    assert events(db, room.incident_id, "status_page_update") == []
+    with db.begin() as session:
+        (public,) = statuspage.list_incidents(session, room.public_page)
+        statuspage.post_update(
+            session,
+            room.im,
+            room.public_page,
+            public.id,
+            PageUpdatePost(status="monitoring", body="A fix is out."),
+        )
+    (direct,) = events(db, room.incident_id, "status_page_update")
+    assert "A fix is out." in direct
+
+
+def test_the_author_chooses_the_status_the_pages_show(db, room):
+    """By default the page follows the incident (open: investigating); the author may say
+    more, e.g. a fix is out and they are monitoring, while the incident stays open."""
+    public = {"page_ids": [room.public_page]}
+    send(db, room.cm, room.key, **public, public_body="We are looking into it.")
+    with db.begin() as session:
+        (shown,) = statuspage.list_incidents(session, room.public_page)
+        assert shown.status == "investigating"
+    send(db, room.cm, room.key, **public, public_body="A fix is out.", page_status="monitoring")
+    with db.begin() as session:
+        (shown,) = statuspage.list_incidents(session, room.public_page)
+        assert shown.status == "monitoring" and shown.updates[0].body == "A fix is out."
 
 
 def test_subscribers_of_the_private_page_get_the_internal_update(
@@ -398,6 +438,7 @@ def test_the_incident_page_shows_when_the_next_update_is_due_and_sends_one(db, r
     assert "Next stakeholder update due" in page and "09:30" in page and "(in 12m)" in page
     assert 'id="stakeholder-update" open' in page  # Cora is the communications manager
     assert "Next update: by 09:50 UTC" in page  # the prefilled text
+    assert '<option value="monitoring" >Monitoring</option>' in page  # the pages' status
     clock.advance(minutes=20)
     page = client.get(f"/incidents/{room.key}").text
     assert "next-update-overdue" in page and "(8m ago)" in page
@@ -416,10 +457,14 @@ def test_the_incident_page_shows_when_the_next_update_is_due_and_sends_one(db, r
             "csrf_token": csrf,
             "audience": f"page:{room.private_page}",
             "body": "My carefully edited words.",
+            "page_status": "monitoring",  # the author says where things stand
         },
         follow_redirects=False,
     )
     assert sent.status_code == 303
+    with db.begin() as session:
+        (private,) = statuspage.list_incidents(session, room.private_page)
+        assert private.status == "monitoring"
     page = client.get(f"/incidents/{room.key}").text
     assert "Stakeholder update 1 sent to Acme internal (private page)" in page
     assert "10:08" in page and "next-update-overdue" not in page

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tocsin.auth import service as auth
 from tocsin.auth.models import LoginSession, User
-from tocsin.db import Database
+from tocsin.db import Database, wake_engines
 from tocsin.engine.housekeeping import ExpiredLogins
 from tocsin.engine.runner import EngineRunner
 
@@ -67,3 +67,43 @@ def test_waking_the_engine_runs_the_modules_without_waiting_for_the_tick(db):
     finally:
         runner.stop()
     assert not runner.running
+
+
+def test_a_commit_that_brings_new_work_wakes_the_engine_of_this_process(db):
+    """The router's new page starts the escalation at once, not on the next tick."""
+    counting = Counting()
+    runner = EngineRunner(db, [counting], tick_seconds=3600)
+    runner.start()
+    try:
+        assert counting.called.wait(5), "the first pass runs at start"
+        counting.called.clear()
+        with db.begin() as session:
+            wake_engines(session)
+            session.commit()
+        assert counting.called.wait(5), "the commit woke the engine, not the hourly tick"
+    finally:
+        runner.stop()
+    assert runner.wake not in db.wakers
+
+
+NEW_WORK = "UPDATE counters SET value = value WHERE name = 'incident'"
+
+
+def test_only_a_committed_wake_up_wakes(db):
+    woken: list[bool] = []
+    db.wakers.append(lambda: woken.append(True))
+    try:
+        with db.begin() as session:
+            session.execute(text(NEW_WORK))
+            wake_engines(session)
+            session.rollback()
+            session.commit()  # the rolled-back work is gone; so is its wake-up
+            assert woken == []
+            session.execute(text(NEW_WORK))
+            wake_engines(session)
+            session.commit()
+            assert woken == [True]
+            session.commit()
+            assert woken == [True], "one wake-up per commit that asked for it"
+    finally:
+        db.wakers.clear()

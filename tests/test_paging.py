@@ -13,6 +13,7 @@ from tests.conftest import assert_error
 from tests.live_server import live_server  # noqa: F401  (fixture)
 from tocsin.auth.models import Role
 from tocsin.config import Settings
+from tocsin.db import now
 from tocsin.engine.delivery import Deliveries
 from tocsin.engine.escalation import EscalationSteps
 from tocsin.paging import service as paging
@@ -353,3 +354,24 @@ def test_many_notifications_go_out_together_each_once(
     assert sorted(m["To"] for m in smtp_server.messages) == sorted(p.email for p in people)
     sent = [m for m in timeline(rita, incident["key"]) if m.startswith("Notified Person")]
     assert len(sent) == 12
+
+
+def test_one_addresses_messages_arrive_in_the_order_they_were_queued(db, smtp_server, settings_for):
+    """Sends run side by side, but "Resolved" never overtakes "Identified" for one reader."""
+    readers = ("ana@example.com", "ben@example.com", "cy@example.com")
+    with db.begin() as session:
+        for n in range(6):
+            for reader in readers:
+                paging.queue(
+                    session,
+                    idempotency_key=f"order:{reader}:{n}",
+                    purpose="subscriber",
+                    channel="email",
+                    address=reader,
+                    title=f"Update {n}",
+                    body=f"Update {n} of the outage.",
+                )
+        session.commit()
+    assert Deliveries(settings_for(smtp_server)).run_due(db, now()) == 18
+    for reader in readers:
+        assert [m["Subject"] for m in smtp_server.to(reader)] == [f"Update {n}" for n in range(6)]

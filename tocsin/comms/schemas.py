@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from tocsin.auth.schemas import UserRef
 from tocsin.schemas import Id, Input, Name, Output, Text
+from tocsin.statuspage.workflow import IncidentStatus
 
 Ids = Annotated[list[Id], Field(max_length=100)]
 
@@ -49,6 +50,11 @@ class UpdatePost(Input):
     )
     body: Text = Field(default="", description="For internal stakeholders.")
     public_body: Text = Field(default="", description="For public status pages.")
+    page_status: IncidentStatus | None = Field(
+        default=None,
+        description="The pages' incident status (e.g. monitoring); by default it follows the "
+        "Tocsin incident's: open is investigating, fixing is identified.",
+    )
 
 
 class UpdateOut(Output):

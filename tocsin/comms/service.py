@@ -277,9 +277,13 @@ def _chosen_pages(session: Session, ids: list[int]) -> list[StatusPage]:
 
 
 def _split(body: str, fallback: str) -> tuple[str, str]:
-    """The first line is the title chat and mail show; the whole text is the message."""
+    """The first line is the title chat and mail show; the rest is the message (chat shows
+    both, so the title line is not repeated under itself)."""
     first = next((line.strip() for line in body.splitlines() if line.strip()), "")
-    return (first or fallback)[:TITLE_LENGTH], body
+    if not first or len(first) > TITLE_LENGTH:
+        return (first or fallback)[:TITLE_LENGTH], body
+    rest = body.strip()[len(first) :].strip()
+    return first, rest or first
 
 
 def _lock(session: Session, incident_id: int, *, skip_locked: bool = False) -> Incident | None:
@@ -298,15 +302,23 @@ def _public_status(incident: Incident, current: str | None) -> IncidentStatus:
 
 
 def _post_to_page(
-    session: Session, actor: User, incident: Incident, page: StatusPage, body: str
+    session: Session,
+    actor: User,
+    incident: Incident,
+    page: StatusPage,
+    body: str,
+    chosen: IncidentStatus | None,
 ) -> None:
-    """Updates the page's incident about `incident`, or publishes one the first time."""
+    """Updates the page's incident about `incident`, or publishes one the first time; in the
+    status the author chose, else the one the incident's status implies."""
     linked = [p for p in statuspage.linked_incidents(session, incident.id) if p.page_id == page.id]
     if linked:
         public = linked[0]
-        status = _public_status(incident, public.status)
+        status = chosen or _public_status(incident, public.status)
         update = PageUpdatePost(status=status, body=body, notify=True)
-        statuspage.post_update(session, actor, page.id, public.id, update, commit=False)
+        statuspage.post_update(
+            session, actor, page.id, public.id, update, commit=False, on_timeline=False
+        )
         return
     severity = incident.severity
     backed = []
@@ -323,14 +335,14 @@ def _post_to_page(
         ]
     data = PublicIncidentCreate(
         name=incident.summary,
-        status=_public_status(incident, None),
+        status=chosen or _public_status(incident, None),
         impact=public_drafts.IMPACT_FOR_SEVERITY.get(severity, Impact.MINOR),
         body=body,
         components=backed,
         notify=True,
         incident_key=incident.key,
     )
-    statuspage.create_incident(session, actor, page.id, data, commit=False)
+    statuspage.create_incident(session, actor, page.id, data, commit=False, on_timeline=False)
 
 
 def _audience_words(channels: list[StakeholderChannel], pages: list[StatusPage]) -> str:
@@ -338,6 +350,16 @@ def _audience_words(channels: list[StakeholderChannel], pages: list[StatusPage])
         f"{p.name} ({'public' if p.public else 'private'} page)" for p in pages
     ]
     return ", ".join(names)
+
+
+def _timeline_message(
+    number: int, channels: list[StakeholderChannel], pages: list[StatusPage], body: str, public: str
+) -> str:
+    """The one timeline event of an update, whatever pages it reached (they record none)."""
+    message = f"Stakeholder update {number} sent to {_audience_words(channels, pages)}: "
+    if body and public and body != public:
+        return f"{message}{body}\n\nOn the public page: {public}"
+    return message + (body or public)
 
 
 def post_update(
@@ -391,14 +413,14 @@ def post_update(
         SUBJECT,
         incident.id,
         "stakeholder_update",
-        f"Stakeholder update {number} sent to {_audience_words(channels, pages)}: "
-        f"{body or public_body}",
+        _timeline_message(number, channels, pages, update.body, update.public_body),
         actor_id=actor.id,
         data={"update_id": update.id, **update.audiences},
         at=at,
     )
     for page in pages:
-        _post_to_page(session, actor, incident, page, public_body if page.public else body)
+        text = public_body if page.public else body
+        _post_to_page(session, actor, incident, page, text, data.page_status)
     session.commit()
     return update
 

@@ -18,6 +18,7 @@ from tocsin.comms.schemas import ChannelCreate, UpdatePost
 from tocsin.deps import CurrentUser, DbSession, IdPath, KeyPath
 from tocsin.errors import TocsinError
 from tocsin.incidents.models import Incident
+from tocsin.statuspage.workflow import INCIDENT_LABEL
 from tocsin.web.forms import FormBody, parse, text
 from tocsin.web.page_sections import add_section
 from tocsin.web.templating import redirect, render
@@ -51,6 +52,7 @@ def _form_context(
     return {
         "draft": draft,
         "form": values,
+        "page_statuses": list(INCIDENT_LABEL.items()),
         "updates_sent": len(sent),
         "is_admin": user.is_admin,
     }
@@ -99,15 +101,16 @@ def send_update(
 ) -> Response:
     chosen, split = _chosen(form)
     values = {"body": text(form, "body"), "public_body": text(form, "public_body")}
+    status = {"page_status": text(form, "page_status")} if text(form, "page_status") else {}
     try:
-        data = parse(UpdatePost, {**split, **values})
+        data = parse(UpdatePost, {**split, **values, **status})
         update = service.post_update(session, user, key, data, cadence_of(request))
     except TocsinError as refused:
         session.rollback()
         draft = service.draft(session, user, key, cadence_of(request))
         context = {"incident": draft.incident, "error": refused}
         context |= _form_context(
-            request, session, user, draft.incident, {**values, "chosen": chosen}
+            request, session, user, draft.incident, {**values, **status, "chosen": chosen}
         )
         return render(request, "comms/compose.html", context, status_code=refused.status_code)
     key = service.incident_key_of(session, update)

@@ -36,15 +36,27 @@ class Deliveries:
         with db.begin() as session:
             claimed = paging.claim_deliveries(session, at, self.batch, self.lease)
             session.commit()
-        if len(claimed) <= 1 or self.concurrency == 1:
-            for delivery in claimed:
-                self._deliver(db, delivery, at)
+        # One address's messages go out one after another, in the order they were queued
+        # ("Resolved" never overtakes "Identified"); different addresses go out together.
+        by_address: dict[tuple[str, str], list[paging.Delivery]] = {}
+        for delivery in claimed:
+            by_address.setdefault((delivery.channel, delivery.address), []).append(delivery)
+        queues = list(by_address.values())
+        if len(queues) <= 1 or self.concurrency == 1:
+            for queue in queues:
+                self._deliver_in_turn(db, queue, at)
         else:
             if self._senders is None:
                 self._senders = ThreadPoolExecutor(self.concurrency, "tocsin-send")
             # list() waits for every send and re-raises the first unexpected failure.
-            list(self._senders.map(lambda d: self._deliver(db, d, at), claimed))
+            list(self._senders.map(lambda queue: self._deliver_in_turn(db, queue, at), queues))
         return len(claimed)
+
+    def _deliver_in_turn(
+        self, db: Database, queue: list[paging.Delivery], claimed_at: datetime
+    ) -> None:
+        for delivery in queue:
+            self._deliver(db, delivery, claimed_at)
 
     def _deliver(self, db: Database, delivery: paging.Delivery, claimed_at: datetime) -> None:
         if now() - claimed_at > self.lease / 2:

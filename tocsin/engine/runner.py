@@ -71,10 +71,13 @@ class EngineRunner:
             )
             thread.start()
             self._threads.append(thread)
+        self.db.wakers.append(self.wake)
         if self._listener is not None:
             self._listener.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self.wake in self.db.wakers:
+            self.db.wakers.remove(self.wake)
         self._stop.set()
         for event in self._wakes:
             event.set()

@@ -55,6 +55,9 @@ def send_email(delivery: Delivery, settings: Settings) -> None:
     for name, value in (delivery.data.get("email_headers") or {}).items():
         message[name] = value
     message.set_content(delivery.body)
+    # Headers fold at 998, not 78: a long List-Unsubscribe URL must stay literal, as mail
+    # clients read it, not RFC 2047-encoded (the body is already encoded by now).
+    message.policy = message.policy.clone(max_line_length=998)
     port = url.port or (465 if url.scheme == "smtps" else 25)
     client_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
     try:

@@ -139,12 +139,21 @@ def _by_slug(session: Session, slug: str) -> StatusPage:
     return page
 
 
+def _gone(request: Request, session: Session, page: StatusPage, gone: NotFound) -> Response:
+    """A wrong or used-up mailed link: said on the status page itself, not a dead end."""
+    context = {**_frame(session, page), "action": "gone", "message": gone.message}
+    return _answer(request, "subscription.html", context, 404)
+
+
 @router.get("/status/{slug}/subscriptions/{token}/confirm", response_class=HTMLResponse)
 def confirm_page(
     slug: SlugPath, token: TokenPath, request: Request, session: DbSession
 ) -> Response:
     page = _by_slug(session, slug)
-    subscriber = subscribers.by_link(session, page, token)
+    try:
+        subscriber = subscribers.by_link(session, page, token)
+    except NotFound as gone:
+        return _gone(request, session, page, gone)
     context = {
         **_frame(session, page),
         "subscriber": subscriber,
@@ -158,7 +167,10 @@ def confirm_page(
 @router.post("/status/{slug}/subscriptions/{token}/confirm", response_class=HTMLResponse)
 def confirm(slug: SlugPath, token: TokenPath, request: Request, session: DbSession) -> Response:
     page = _by_slug(session, slug)
-    subscriber = subscribers.confirm(session, page, token)
+    try:
+        subscriber = subscribers.confirm(session, page, token)
+    except NotFound as gone:
+        return _gone(request, session, page, gone)
     context = {
         **_frame(session, page),
         "subscriber": subscriber,
@@ -174,7 +186,10 @@ def unsubscribe_page(
     slug: SlugPath, token: TokenPath, request: Request, session: DbSession
 ) -> Response:
     page = _by_slug(session, slug)
-    subscriber = subscribers.by_link(session, page, token)
+    try:
+        subscriber = subscribers.by_link(session, page, token)
+    except NotFound as gone:
+        return _gone(request, session, page, gone)
     context = {
         **_frame(session, page),
         "subscriber": subscriber,
@@ -189,6 +204,9 @@ def unsubscribe_page(
 def unsubscribe(slug: SlugPath, token: TokenPath, request: Request, session: DbSession) -> Response:
     """Also the RFC 8058 one-click target (a mail client posts `List-Unsubscribe=One-Click`)."""
     page = _by_slug(session, slug)
-    address = subscribers.unsubscribe(session, page, token)
+    try:
+        address = subscribers.unsubscribe(session, page, token)
+    except NotFound as gone:
+        return _gone(request, session, page, gone)
     context = {**_frame(session, page), "address": address, "action": "unsubscribe", "done": True}
     return _answer(request, "subscription.html", context)

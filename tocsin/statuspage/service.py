@@ -582,10 +582,17 @@ def _record_on_timeline(
 
 
 def create_incident(
-    session: Session, actor: User, page_id: int, data: PublicIncidentCreate, *, commit: bool = True
+    session: Session,
+    actor: User,
+    page_id: int,
+    data: PublicIncidentCreate,
+    *,
+    commit: bool = True,
+    on_timeline: bool = True,
 ) -> PublicIncident:
     """Publishes an incident with its first update. `commit=False`: the caller (a stakeholder
-    update sent to several audiences) commits it with the rest of its change."""
+    update sent to several audiences) commits it with the rest of its change;
+    `on_timeline=False`: that caller records the one incident timeline event itself."""
     require_responder(actor, "publish incidents on status pages")
     page = get_page(session, page_id)
     linked = _tocsin_incident(session, actor, data.incident_key) if data.incident_key else None
@@ -619,7 +626,8 @@ def create_incident(
     incident.updates.append(update)
     changed = _apply_components(session, page, incident, update, data.components, at)
     session.flush()
-    _record_on_timeline(session, page, incident, update, actor, changed, first=True)
+    if on_timeline:
+        _record_on_timeline(session, page, incident, update, actor, changed, first=True)
     audit.record(
         session,
         actor.id,
@@ -644,9 +652,10 @@ def post_update(
     data: UpdatePost,
     *,
     commit: bool = True,
+    on_timeline: bool = True,
 ) -> IncidentUpdate:
     """A new update: moves the incident's status and its components' statuses together.
-    `commit=False` as for `create_incident`."""
+    `commit` and `on_timeline` as for `create_incident`."""
     require_responder(actor, "post status page updates")
     page = get_page(session, page_id)
     incident = get_incident(session, page.id, incident_id)
@@ -668,7 +677,8 @@ def post_update(
     incident.updates.insert(0, update)
     changed = _apply_components(session, page, incident, update, data.components, at)
     session.flush()
-    _record_on_timeline(session, page, incident, update, actor, changed, first=False)
+    if on_timeline:
+        _record_on_timeline(session, page, incident, update, actor, changed, first=False)
     audit.record(
         session,
         actor.id,

@@ -14,12 +14,14 @@ the link's digest is stored.
 from __future__ import annotations
 
 import secrets as random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tocsin.audit import service as audit
@@ -49,8 +51,10 @@ from tocsin.statuspage.workflow import IncidentStatus, MaintenanceStatus
 PURPOSE = "subscriber"
 LINK_PREFIX = "sub"
 REMIND_BEFORE = timedelta(minutes=60)
-# One confirmation mail per address per this long, however often the form is sent.
+# One confirmation mail per address per this long, however often the form is sent, and at
+# most MAILS_A_DAY a day: a stranger sending the form cannot flood someone's inbox.
 CONFIRMATION_EVERY = timedelta(minutes=10)
+MAILS_A_DAY = 3
 MAX_FORM_COMPONENTS = 200
 WEBHOOK_DOCUMENTATION = (
     "https://support.atlassian.com/statuspage/docs/enable-webhook-notifications/"
@@ -195,7 +199,12 @@ def add_subscriber(
         components=[SubscriberComponent(component_id=c.id) for c in components],
     )
     session.add(subscriber)
-    session.flush()
+    taken = Conflict(f"{data.address} is already subscribed to {page.name}.", field="address")
+    try:
+        session.flush()
+    except IntegrityError:  # the same address, added at the same moment
+        session.rollback()
+        raise taken from None
     if not confirmed:
         _ask_to_confirm(session, page, subscriber, components, at)
     audit.record(
@@ -217,6 +226,17 @@ def subscribe(
     """The public form: sends a confirmation mail, or (already confirmed) a reminder of how to
     unsubscribe. The caller answers the same whatever happened, so the form never tells who
     is subscribed; at most one mail per address per `CONFIRMATION_EVERY`."""
+    try:
+        _subscribe(session, page, address, component_codes)
+        session.commit()
+    except IntegrityError:
+        # The same address sent at the same moment (a double tap): that request mails them.
+        session.rollback()
+
+
+def _subscribe(
+    session: Session, page: StatusPage, address: str, component_codes: Iterable[str]
+) -> None:
     at = now()
     components = _components_by_code(session, page, component_codes)
     subscriber = _existing(session, page, SubscriberKind.EMAIL.value, address)
@@ -229,10 +249,27 @@ def subscribe(
         # Until confirmed, the latest form wins: the address owner has not agreed to anything yet.
         subscriber.components = [SubscriberComponent(component_id=c.id) for c in components]
         session.flush()
-        _ask_to_confirm(session, page, subscriber, components, at)
-    else:
+        if _form_mails_today(session, subscriber, at) < MAILS_A_DAY:
+            _ask_to_confirm(session, page, subscriber, components, at)
+    elif _form_mails_today(session, subscriber, at) < MAILS_A_DAY:
         _tell_already_subscribed(session, page, subscriber, at)
-    session.commit()
+
+
+def _form_mails_today(session: Session, subscriber: Subscriber, at: datetime) -> int:
+    """How many mails the public form sent this subscriber in the last day (found by their
+    exact keys, one per window, so the outbox's unique index answers)."""
+    last = _window(at)
+    windows = range(last - int(timedelta(days=1) / CONFIRMATION_EVERY) + 1, last + 1)
+    keys = [
+        f"status-{kind}:{_who(subscriber)}:{w}" for kind in ("confirm", "already") for w in windows
+    ]
+    return len(paging.queued_keys(session, keys))
+
+
+def _who(subscriber: Subscriber) -> str:
+    """A subscriber in idempotency keys: its id and creation time, as SQLite gives a deleted
+    row's id to the next one (an unsubscribed reader's keys must not silence a new one)."""
+    return f"s{subscriber.id}.{subscriber.created_at:%Y%m%d%H%M%S%f}"
 
 
 def _window(at: datetime) -> int:
@@ -261,11 +298,9 @@ def _ask_to_confirm(
 
     _queue(
         session,
-        subscriber,
-        key=f"status-confirm:s{subscriber.id}:{_window(at)}",
+        page,
+        [_Mail(subscriber, f"status-confirm:{_who(subscriber)}:{_window(at)}", body)],
         title=f"Confirm your subscription to {page.name} status",
-        body=body,
-        page=page,
         unsubscribe_header=False,
     )
 
@@ -282,11 +317,9 @@ def _tell_already_subscribed(
 
     _queue(
         session,
-        subscriber,
-        key=f"status-already:s{subscriber.id}:{_window(at)}",
+        page,
+        [_Mail(subscriber, f"status-already:{_who(subscriber)}:{_window(at)}", body)],
         title=f"You are subscribed to {page.name} status",
-        body=body,
-        page=page,
     )
 
 
@@ -307,12 +340,6 @@ def remove_subscriber(session: Session, actor: User, page_id: int, subscriber_id
 
 
 # ---------------------------------------------------------------- links in mails
-
-
-def _new_link(session: Session, subscriber: Subscriber) -> str:
-    token, lookup, digest = secrets.new_keyed_secret(LINK_PREFIX)
-    session.add(SubscriberLink(subscriber_id=subscriber.id, lookup=lookup, secret_hash=digest))
-    return token
 
 
 def by_link(session: Session, page: StatusPage, token: str) -> Subscriber:
@@ -370,30 +397,71 @@ def _audience(session: Session, page_id: int, component_ids: set[int]) -> list[S
     return chosen
 
 
+@dataclass(frozen=True)
+class _Mail:
+    """One subscriber's notification: its idempotency key, and its text given their link."""
+
+    subscriber: Subscriber
+    key: str
+    body: Callable[[str], str]
+
+
 def _queue(
     session: Session,
-    subscriber: Subscriber,
-    *,
-    key: str,
-    title: str,
-    body: Any,
     page: StatusPage,
+    mails: list[_Mail],
+    *,
+    title: str,
     payload: dict[str, Any] | None = None,
     subject: tuple[str, int] | None = None,
     unsubscribe_header: bool = True,
-) -> bool:
-    """One notification to one subscriber, with its own unsubscribe link; once per key."""
-    if session.scalar(select(Notification.id).where(Notification.idempotency_key == key)):
-        return False
-    token = _new_link(session, subscriber)
+) -> int:
+    """One notification per subscriber, each with its own unsubscribe link; once per key.
+
+    In bulk (a few statements for thousands of subscribers), so that telling a big page's
+    subscribers stays quick inside the request that posts the update."""
+    taken = paging.queued_keys(session, [mail.key for mail in mails])
+    mails = [mail for mail in mails if mail.key not in taken]
+    if not mails:
+        return 0
+    at = now()
+    links, rows = [], []
+    for mail in mails:
+        token, lookup, digest = secrets.new_keyed_secret(LINK_PREFIX)
+        links.append(
+            {
+                "subscriber_id": mail.subscriber.id,
+                "lookup": lookup,
+                "secret_hash": digest,
+                "created_at": at,
+            }
+        )
+        rows.append(_row(page, mail, token, title, payload, subject, unsubscribe_header))
+    session.execute(insert(SubscriberLink), links)
+    ids = paging.queue_many(session, rows)
+    for mail in mails:
+        if mail.key in ids:
+            mail.subscriber.last_notification_id = ids[mail.key]
+    return len(ids)
+
+
+def _row(
+    page: StatusPage,
+    mail: _Mail,
+    token: str,
+    title: str,
+    payload: dict[str, Any] | None,
+    subject: tuple[str, int] | None,
+    unsubscribe_header: bool,
+) -> dict[str, Any]:
+    """The outbox row (`paging.queue`'s arguments) of one subscriber's notification."""
     unsubscribe_url = _page_link(page, f"/subscriptions/{token}/unsubscribe")
-    if subscriber.kind == SubscriberKind.WEBHOOK.value:
+    text = mail.body(token)
+    if mail.subscriber.kind == SubscriberKind.WEBHOOK.value:
         channel = Channel.WEBHOOK.value
-        data = {**(payload or {}), "meta": {**_meta(unsubscribe_url)}}
-        text = body(token)
+        data: dict[str, Any] = {**(payload or {}), "meta": _meta(unsubscribe_url)}
     else:
         channel = Channel.EMAIL.value
-        text = body(token)
         data = {}
         if unsubscribe_header:
             text += f"\n\n--\nUnsubscribe with one click: {unsubscribe_url}"
@@ -401,23 +469,17 @@ def _queue(
                 "List-Unsubscribe": f"<{unsubscribe_url}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }
-    notification = paging.queue(
-        session,
-        idempotency_key=key,
-        purpose=PURPOSE,
-        channel=channel,
-        address=subscriber.address,
-        label=f"{page.name} subscriber",
-        title=title,
-        body=text,
-        data=data,
-        subject=subject,
-    )
-    if notification is None:
-        return False
-    session.flush()
-    subscriber.last_notification_id = notification.id
-    return True
+    return {
+        "idempotency_key": mail.key,
+        "purpose": PURPOSE,
+        "channel": channel,
+        "address": mail.subscriber.address,
+        "label": f"{page.name} subscriber",
+        "title": title,
+        "body": text,
+        "data": data,
+        "subject": subject,
+    }
 
 
 def _meta(unsubscribe_url: str) -> dict[str, str]:
@@ -476,10 +538,9 @@ def incident_updated(
     link = _page_link(page, f"/incidents/{incident.code}")
     title = f"[{page.name}] {incident.name}: {label}"
     payload = _statuspage_payload(session, page, incident.code) if _any_webhook(audience) else {}
-    queued = 0
-    for subscriber in audience:
 
-        def body(_token: str, subscriber: Subscriber = subscriber) -> str:
+    def body_for(subscriber: Subscriber) -> Callable[[str], str]:
+        def body(_token: str) -> str:
             parts = [f"{label}: {incident.name}", update.body]
             if changes:
                 parts.append("Components:\n" + "\n".join(changes))
@@ -487,17 +548,17 @@ def incident_updated(
             parts.append(_footer(page, subscriber, names))
             return "\n\n".join(parts)
 
-        queued += _queue(
-            session,
-            subscriber,
-            key=f"status-update:u{update.id}:s{subscriber.id}",
-            title=title,
-            body=body,
-            page=page,
-            payload=payload,
-            subject=("status_incident", incident.id),
-        )
-    return queued
+        return body
+
+    mails = [_Mail(s, f"status-update:{update.code}:{_who(s)}", body_for(s)) for s in audience]
+    return _queue(
+        session,
+        page,
+        mails,
+        title=title,
+        payload=payload,
+        subject=("status_incident", incident.id),
+    )
 
 
 def _any_webhook(audience: list[Subscriber]) -> bool:
@@ -523,10 +584,9 @@ def _maintenance_notice(
     when = _local_window(page, maintenance)
     link = _page_link(page, f"/incidents/{maintenance.code}")
     payload = _statuspage_payload(session, page, maintenance.code) if _any_webhook(audience) else {}
-    queued = 0
-    for subscriber in audience:
 
-        def body(_token: str, subscriber: Subscriber = subscriber) -> str:
+    def body_for(subscriber: Subscriber) -> Callable[[str], str]:
+        def body(_token: str) -> str:
             parts = [lead, f"{maintenance.name}\n{when}"]
             if under:
                 parts.append("Components under maintenance: " + ", ".join(under))
@@ -534,17 +594,12 @@ def _maintenance_notice(
             parts.append(_footer(page, subscriber, names))
             return "\n\n".join(parts)
 
-        queued += _queue(
-            session,
-            subscriber,
-            key=f"{key}:s{subscriber.id}",
-            title=title,
-            body=body,
-            page=page,
-            payload=payload,
-            subject=("maintenance", maintenance.id),
-        )
-    return queued
+        return body
+
+    mails = [_Mail(s, f"{key}:{_who(s)}", body_for(s)) for s in audience]
+    return _queue(
+        session, page, mails, title=title, payload=payload, subject=("maintenance", maintenance.id)
+    )
 
 
 def _local_window(page: StatusPage, maintenance: Maintenance) -> str:
@@ -564,7 +619,7 @@ def maintenance_started(
         session,
         page,
         maintenance,
-        key=f"status-maintenance-start:m{maintenance.id}",
+        key=f"status-maintenance-start:{maintenance.code}",
         title=f"[{page.name}] Maintenance in progress: {maintenance.name}",
         lead=update.body or "Scheduled maintenance is in progress.",
     )
@@ -604,7 +659,7 @@ def remind(session: Session, maintenance: Maintenance, at: datetime) -> int:
         session,
         page,
         maintenance,
-        key=f"status-maintenance-remind:m{maintenance.id}:{stamp}",
+        key=f"status-maintenance-remind:{maintenance.code}:{stamp}",
         title=f"[{page.name}] Reminder: maintenance starts soon: {maintenance.name}",
         lead="Scheduled maintenance starts within the hour.",
     )
