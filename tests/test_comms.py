@@ -14,7 +14,7 @@ from tests.conftest import assert_error, browser_login
 from tocsin.catalogue import service as catalogue
 from tocsin.catalogue.schemas import ProductCreate, ServiceCreate
 from tocsin.comms import service as comms
-from tocsin.comms.cadence import Cadence, next_update_due, readable_time
+from tocsin.comms.cadence import Cadence, next_update_due
 from tocsin.comms.schemas import UpdatePost
 from tocsin.config import Settings
 from tocsin.engine.comms_reminders import UpdateReminders
@@ -23,6 +23,7 @@ from tocsin.incidents.schemas import IncidentCreate, RolesChange
 from tocsin.paging.models import Notification
 from tocsin.statuspage import service as statuspage
 from tocsin.statuspage import subscribers
+from tocsin.statuspage.drafts import readable_time
 from tocsin.statuspage.schemas import ComponentCreate, PageCreate, SubscriberCreate
 from tocsin.statuspage.schemas import UpdatePost as PageUpdatePost
 from tocsin.timeline.models import TimelineEvent

@@ -76,11 +76,3 @@ def stage_owed(due_at: datetime, at: datetime) -> int:
     if at >= due_at:
         return COMMUNICATIONS_MANAGER_REMINDED
     return NOBODY_REMINDED
-
-
-def readable_time(at: datetime) -> datetime:
-    """A promise people can read: the next whole five minutes at or after `at`."""
-    rounded = at.replace(second=0, microsecond=0)
-    if rounded < at:
-        rounded += timedelta(minutes=1)
-    return rounded + timedelta(minutes=(-rounded.minute) % 5)

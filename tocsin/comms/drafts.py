@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from tocsin.statuspage.drafts import (
+    PUBLIC_STATUS_FOR,
+    IncidentFacts,
+    public_text,
+    sentence,
+)
+from tocsin.statuspage.workflow import IncidentStatus
+
 SEVERITY_WORDS = {
     "SEV1": "critical: customers cannot use a core product",
     "SEV2": "major: a product is impaired for many customers",
@@ -60,11 +68,6 @@ def affected(facts: UpdateFacts) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if not text or text[-1] in ".!?" else text + "."
-
-
 def _clock(at: datetime, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%H:%M %Z")
 
@@ -81,9 +84,9 @@ def internal_body(facts: UpdateFacts, zone: ZoneInfo) -> str:
     """For internal stakeholders: Apprise channels and private status pages."""
     lines = [title(facts), ""]
     if facts.updates_sent == 0:
-        lines.append(f"We have declared incident {facts.key}. {_sentence(facts.summary)}")
+        lines.append(f"We have declared incident {facts.key}. {sentence(facts.summary)}")
     else:
-        lines.append(f"What changed: [since the last update]. {_sentence(facts.summary)}")
+        lines.append(f"What changed: [since the last update]. {sentence(facts.summary)}")
     lines += [
         "",
         f"Severity: {facts.severity} ({SEVERITY_WORDS.get(facts.severity, facts.severity)})",
@@ -93,7 +96,7 @@ def internal_body(facts: UpdateFacts, zone: ZoneInfo) -> str:
     if facts.impact_started_at is not None:
         lines.append(f"Impact since: {_clock(facts.impact_started_at, zone)}")
     if facts.resolution_summary and facts.status in ("resolved", "closed"):
-        lines.append(f"Resolved by: {_sentence(facts.resolution_summary)}")
+        lines.append(f"Resolved by: {sentence(facts.resolution_summary)}")
     lines.append(f"Next steps: {NEXT_STEPS.get(facts.status, '')}")
     if facts.next_update_by is not None:
         lines.append(f"Next update: by {_clock(facts.next_update_by, zone)}")
@@ -113,19 +116,13 @@ def internal_body(facts: UpdateFacts, zone: ZoneInfo) -> str:
 
 def public_body(facts: UpdateFacts, zone: ZoneInfo) -> str:
     """For the public status page: what customers notice, without internal names."""
-    what = "some of our services" if affected(facts) == "not known yet" else affected(facts)
-    summary = _sentence(facts.summary)
-    if facts.status == "open":
-        first = f"We are investigating a problem affecting {what}. {summary}"
-    elif facts.status == "fixing":
-        first = (
-            f"We have identified the cause of the problem affecting {what} and are working "
-            f"on a fix. {summary}"
-        )
-    else:
-        first = f"This incident has been resolved: {what} is working normally again."
-    parts = [first]
-    if facts.next_update_by is not None:
-        parts.append(f"We will post another update by {_clock(facts.next_update_by, zone)}.")
-    parts.append(f"Reference for support: {facts.key}.")
-    return "\n\n".join(parts)
+    status = PUBLIC_STATUS_FOR.get(facts.status, IncidentStatus.INVESTIGATING)
+    page_facts = IncidentFacts(
+        key=facts.key,
+        severity=facts.severity,
+        summary=facts.summary,
+        status=facts.status,
+        products=facts.products,
+        service=facts.service,
+    )
+    return public_text(page_facts, status, facts.next_update_by, zone)

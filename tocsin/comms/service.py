@@ -182,7 +182,7 @@ def facts_of(
         resolution_summary=incident.resolution_summary,
         link=f"{base_url.rstrip('/')}/incidents/{incident.key}" if base_url else "",
         updates_sent=count_updates(session, incident.id),
-        next_update_by=rules.readable_time(at + every) if every and active else None,
+        next_update_by=public_drafts.readable_time(at + every) if every and active else None,
     )
 
 

@@ -52,13 +52,17 @@ class Draft:
     body: str
 
 
-def next_update_time(at: datetime) -> datetime:
-    """Thirty minutes on, rounded up to the next five minutes: a time people can read."""
-    due = at + NEXT_UPDATE_AFTER
-    rounded = due.replace(second=0, microsecond=0)
-    if rounded < due:
+def readable_time(at: datetime) -> datetime:
+    """A promise people can read: the next whole five minutes at or after `at`."""
+    rounded = at.replace(second=0, microsecond=0)
+    if rounded < at:
         rounded += timedelta(minutes=1)
     return rounded + timedelta(minutes=(-rounded.minute) % 5)
+
+
+def next_update_time(at: datetime) -> datetime:
+    """Thirty minutes on, at a time people can read."""
+    return readable_time(at + NEXT_UPDATE_AFTER)
 
 
 def _affected(facts: IncidentFacts) -> str:
@@ -70,35 +74,45 @@ def _affected(facts: IncidentFacts) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
     text = text.strip()
     return text if not text or text[-1] in ".!?" else text + "."
 
 
-def draft_body(facts: IncidentFacts, status: IncidentStatus, at: datetime, zone: ZoneInfo) -> str:
+def public_text(
+    facts: IncidentFacts,
+    status: IncidentStatus,
+    next_update_by: datetime | None,
+    zone: ZoneInfo,
+) -> str:
+    """What customers read: what they notice, when they hear again, a key for support."""
     what = _affected(facts)
-    summary = _sentence(facts.summary)
-    when = next_update_time(at).astimezone(zone)
-    next_update = f"We will post another update by {when:%H:%M %Z}."
-    reference = f"Reference for support: {facts.key}."
+    summary = sentence(facts.summary)
+    promise = []
+    if next_update_by is not None:
+        promise = [f"We will post another update by {next_update_by.astimezone(zone):%H:%M %Z}."]
     if status is IncidentStatus.INVESTIGATING:
-        lines = [f"We are investigating a problem affecting {what}. {summary}", next_update]
+        lines = [f"We are investigating a problem affecting {what}. {summary}", *promise]
     elif status is IncidentStatus.IDENTIFIED:
         lines = [
             f"We have identified the cause of the problem affecting {what} and are working on "
             f"a fix. {summary}",
-            next_update,
+            *promise,
         ]
     elif status is IncidentStatus.MONITORING:
         lines = [
             f"A fix is in place for {what} and we are monitoring the results. {summary}",
-            next_update,
+            *promise,
         ]
     elif status is IncidentStatus.RESOLVED:
         lines = [f"This incident has been resolved: {what} is working normally again."]
     else:
         lines = [f"We have published a postmortem of this incident affecting {what}."]
-    return "\n\n".join([*lines, reference])
+    return "\n\n".join([*lines, f"Reference for support: {facts.key}."])
+
+
+def draft_body(facts: IncidentFacts, status: IncidentStatus, at: datetime, zone: ZoneInfo) -> str:
+    return public_text(facts, status, next_update_time(at), zone)
 
 
 def draft(facts: IncidentFacts, at: datetime, zone: ZoneInfo) -> Draft:
