@@ -3,9 +3,16 @@
 For each database it migrates a fresh one, creates a service with a PagerDuty and an
 Alertmanager integration, starts `tocsin serve` (2 workers on PostgreSQL; SQLite is
 served by one process), and runs wrk with 1,000 distinct dedup keys cycling. A no-op
-FastAPI endpoint under uvicorn with 2 workers is measured in the same run as the ceiling.
-After each run it checks that every answered 2xx was stored (the sum of alert counts
-covers the 2xx responses) and that no 5xx was returned.
+FastAPI endpoint under uvicorn with 2 workers is measured in the same run as the ceiling;
+"of no-op" is each row's events/s over that ceiling's requests/s. After each run it
+checks that every answered 2xx was stored (the sum of alert counts covers the 2xx
+responses) and that no 5xx was returned.
+
+The warm-up (3 s, repeated until all 1,000 alerts exist) creates the alerts; the
+measured window starts once the engine has routed them and escalated their pages
+("engine settled after"), so it measures repeats counting up, not the engine's first
+pass over 1,000 new alerts. CPU columns are from /proc: the server's processes (all
+workers, engine threads included) and the database's backends, per answered request.
 
     .venv/bin/python bench/ingest.py [--seconds 20] [--connections 32] [--only sqlite|postgresql]
 """
@@ -39,6 +46,7 @@ from tocsin.auth.schemas import UserCreate  # noqa: E402
 from tocsin.catalogue import service as catalogue  # noqa: E402
 from tocsin.catalogue.schemas import ServiceCreate  # noqa: E402
 from tocsin.db import Database  # noqa: E402
+from tocsin.timeline.models import TimelineEvent  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
 HERE = Path(__file__).resolve().parent
@@ -107,6 +115,87 @@ def wrk(url: str, script: str, arg: str, seconds: int, connections: int) -> dict
     }
 
 
+def cpu_ticks(pids: list[int]) -> dict[int, int]:
+    """User + system CPU clock ticks of each of these processes still running."""
+    ticks = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def cpu_used(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU seconds between two readings, over the processes alive at both."""
+    used = sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+    return used / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(process: subprocess.Popen) -> list[int]:
+    """The server process and its children (uvicorn's workers)."""
+    pids = [process.pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if parent == process.pid:
+                pids.append(int(entry))
+    return pids
+
+
+def backend_pids(url: str) -> list[int]:
+    """PostgreSQL backends connected to the benchmark's database (none for SQLite)."""
+    if not url.startswith("postgresql"):
+        return []
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        pids = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        pids = [p for p in pids if p != connection.connection.dbapi_connection.info.backend_pid]
+    engine.dispose()
+    return pids
+
+
+def wait_settled(url: str, deadline: float = 180) -> float:
+    """Seconds until the engine is done with the alerts the warm-up created: every one
+    routed, and no timeline event written for 2 s (their pages started and escalated)."""
+    started = time.monotonic()
+    engine = create_engine(url)
+    last, quiet_since = -1, time.monotonic()
+    try:
+        while time.monotonic() - started < deadline:
+            with engine.connect() as connection:
+                waiting = connection.execute(
+                    select(func.count()).select_from(Alert).where(Alert.routed_at.is_(None))
+                ).scalar_one()
+                events = connection.execute(
+                    select(func.count()).select_from(TimelineEvent)
+                ).scalar_one()
+            if events != last:
+                last, quiet_since = events, time.monotonic()
+            elif not waiting and time.monotonic() - quiet_since >= 2:
+                return quiet_since - started
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    return time.monotonic() - started
+
+
+def alert_rows(url: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(select(func.count()).select_from(Alert)).scalar_one()
+    engine.dispose()
+    return int(rows)
+
+
 def stored_events(url: str) -> int:
     engine = create_engine(url)
     with engine.connect() as connection:
@@ -115,11 +204,13 @@ def stored_events(url: str) -> int:
     return int(total)
 
 
-def serve(env: dict[str, str], workers: int) -> subprocess.Popen:
+def serve(env: dict[str, str], workers: int, log: Path) -> subprocess.Popen:
     command = [str(BIN / "tocsin"), "serve", "--port", str(PORT), "--workers", str(workers)]
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
+    # The log goes to a file: a pipe nobody reads would stall the server once full.
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def run_database(kind: str, seconds: int, connections: int) -> list[dict[str, object]]:
@@ -136,25 +227,38 @@ def run_database(kind: str, seconds: int, connections: int) -> list[dict[str, ob
     pd_key, am_key = seed(url)
     env = {**os.environ, "TOCSIN_DATABASE_URL": url, "TOCSIN_ADMIN_EMAIL": "bench@example.com"}
     results = []
-    process = serve(env, workers)
+    process = serve(env, workers, workdir / "serve.log")
     try:
         base = f"http://127.0.0.1:{PORT}"
         wait_healthy(base)
-        for label, path, script, key in (
-            ("POST /v2/enqueue", "/v2/enqueue", "ingest_pagerduty.lua", pd_key),
+        for done, (label, path, script, key) in enumerate(
             (
-                "Alertmanager webhook",
-                f"/integrations/alertmanager/{am_key}",
-                "ingest_alertmanager.lua",
-                am_key,
-            ),
+                ("POST /v2/enqueue", "/v2/enqueue", "ingest_pagerduty.lua", pd_key),
+                (
+                    "Alertmanager webhook",
+                    f"/integrations/alertmanager/{am_key}",
+                    "ingest_alertmanager.lua",
+                    am_key,
+                ),
+            )
         ):
+            # Warm-up, not reported, until all 1,000 keys have their alert.
+            for _ in range(10):
+                wrk(base + path, script, key, 3, connections)
+                if alert_rows(url) >= 1000 * (done + 1):
+                    break
+            settled = wait_settled(url)
             before = stored_events(url)
-            wrk(base + path, script, key, 3, connections)  # warm-up, not reported
-            before = stored_events(url)
+            pids, backends = server_pids(process), backend_pids(url)
+            cpu_before = cpu_ticks(pids), cpu_ticks(backends)
             figures = wrk(base + path, script, key, seconds, connections)
+            cpu_after = cpu_ticks(pids), cpu_ticks(backends)
             time.sleep(1)  # let requests still in flight when wrk stopped finish
             figures["stored"] = stored_events(url) - before
+            answered = max(1, figures["ok"] + figures["5xx"] + figures["other"])
+            figures["server_us"] = cpu_used(cpu_before[0], cpu_after[0]) * 1e6 / answered
+            figures["db_us"] = cpu_used(cpu_before[1], cpu_after[1]) * 1e6 / answered
+            figures["settled_s"] = settled
             results.append({"database": kind, "endpoint": label, "workers": workers, **figures})
     finally:
         stop(process)
@@ -194,7 +298,13 @@ def run_noop(seconds: int, connections: int) -> dict[str, object]:
             except OSError:
                 time.sleep(0.1)
         wrk(base + "/v2/enqueue", "ingest_pagerduty.lua", "x" * 32, 3, connections)
+        pids = server_pids(process)
+        cpu_before = cpu_ticks(pids)
         figures = wrk(base + "/v2/enqueue", "ingest_pagerduty.lua", "x" * 32, seconds, connections)
+        answered = max(1, figures["ok"] + figures["5xx"] + figures["other"])
+        figures["server_us"] = cpu_used(cpu_before, cpu_ticks(pids)) * 1e6 / answered
+        figures["db_us"] = 0.0
+        figures["settled_s"] = 0.0
     finally:
         stop(process)
     return {
@@ -216,16 +326,21 @@ def main() -> None:
     for kind in ("sqlite", "postgresql"):
         if args.only in (None, kind):
             rows += run_database(kind, args.seconds, args.connections)
+    ceiling = rows[0]["rps"]
     print(f"\nwrk -t2 -c{args.connections} -d{args.seconds}s, 1,000 dedup keys cycling\n")
-    header = "| database | endpoint | workers | events/s | p50 ms | p99 ms | 2xx | stored | 5xx "
-    print(header + "| other | socket errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| database | endpoint | workers | events/s | of no-op | p50 ms | p99 ms | 2xx | stored "
+        "| 5xx | other | socket errors | server CPU µs/event | DB CPU µs/event "
+        "| engine settled after |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         stored = r["stored"] if isinstance(r["stored"], str) else f"{r['stored']:,}"
         print(
             f"| {r['database']} | {r['endpoint']} | {r['workers']} | {r['rps']:,.0f} "
-            f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['ok']:,} | {stored} | {r['5xx']} "
-            f"| {r['other']} | {r['socket_errors']} |"
+            f"| {r['rps'] / ceiling:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['ok']:,} "
+            f"| {stored} | {r['5xx']} | {r['other']} | {r['socket_errors']} "
+            f"| {r['server_us']:.0f} | {r['db_us']:.0f} | {r['settled_s']:.1f} s |"
         )
 
 

@@ -18,6 +18,7 @@ from tocsin.alerts import api as alerts_api
 from tocsin.alerts import receivers as alert_receivers
 from tocsin.alerts import views as alerts_views
 from tocsin.alerts.directory import IntegrationDirectory
+from tocsin.alerts.fastpath import IngestFastPath
 from tocsin.alerts.ingest import GroupCommitIngest, ServiceIngest
 from tocsin.alerts.ratelimit import RateLimiter
 from tocsin.auth import api as auth_api
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.status_cache = StatusCache(settings.base_url, db)
     statuspage_subscribers.use_base_url(settings.base_url)  # links in subscriber mail
 
+    # Innermost: the sender endpoints skip FastAPI's routing (alerts/fastpath.py).
+    app.add_middleware(IngestFastPath, state=app.state)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
     # Outermost: fresh public status documents are answered before anything else runs, with

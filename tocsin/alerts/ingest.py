@@ -6,8 +6,10 @@ request. It serves SQLite, every acknowledge and resolve, and is the fallback.
 `GroupCommitIngest` (PostgreSQL) batches triggers from concurrent requests into one
 multi-row upsert per transaction, and answers each request once the batch holding it
 has committed (see PERFORMANCE-NOTES.md): CPU per event, not fsync, is the limit, and
-batching cuts it by two thirds. A full queue answers 503 with Retry-After; a batch
-that fails is retried row by row, so one bad event cannot fail its neighbours.
+batching cuts it by two thirds. A batch is one statement on an autocommit connection
+(upsert, timeline events and engine wake-up together), so one round trip, not four.
+A full queue answers 503 with Retry-After; a batch that fails is retried row by row,
+so one bad event cannot fail its neighbours.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ class ServiceIngest:
         self.db = db
         self.on_new_alert = on_new_alert
 
-    async def store(self, ref: IntegrationRef, events: list[AlertEvent]) -> list[service.Outcome]:
+    async def store(
+        self, ref: IntegrationRef, events: list[AlertEvent], nul_free: bool = False
+    ) -> list[service.Outcome]:
+        """`nul_free`: the caller knows no text holds NUL (the service cleans anyway)."""
         outcomes = await run_in_threadpool(self._store, ref, events)
         if any(o.created for o in outcomes):
             self.on_new_alert()
@@ -68,28 +73,42 @@ class ServiceIngest:
         return None
 
 
+# One statement, so one round trip in autocommit: the batch's upsert, a `triggered` timeline
+# event for each alert it opened, and a wake-up for the engines when there is any.
 UPSERT = """
-INSERT INTO alerts (integration_id, service_id, dedup_key, status, severity, title, source,
-                    component, group_name, event_class, details, labels, links, images, count,
-                    first_seen_at, last_seen_at, suppressed)
-SELECT integration_id, service_id, dedup_key, 'triggered', severity, title, source, component,
-       group_name, event_class, details, labels, links, images, count, %(now)s, %(now)s, false
-FROM jsonb_to_recordset(%(rows)s::jsonb)
-     AS incoming(integration_id bigint, service_id bigint, dedup_key text, severity text,
-                 title text, source text, component text, group_name text, event_class text,
-                 details jsonb, labels jsonb, links jsonb, images jsonb, count int)
-ORDER BY integration_id, dedup_key
-ON CONFLICT (integration_id, dedup_key) WHERE status <> 'resolved'
-DO UPDATE SET count = alerts.count + EXCLUDED.count,
-              last_seen_at = EXCLUDED.last_seen_at,
-              details = EXCLUDED.details
-RETURNING id, integration_id, dedup_key, (xmax = 0) AS inserted
-"""
-
-TRIGGERED = """
-INSERT INTO timeline_events (subject_type, subject_id, at, kind, message, data, starred)
-SELECT 'alert', id, %(now)s, 'triggered', message, '{}'::jsonb, false
-FROM jsonb_to_recordset(%(rows)s::jsonb) AS new(id bigint, message text)
+WITH incoming AS (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS incoming(integration_id bigint, service_id bigint, dedup_key text, severity text,
+                    title text, source text, component text, group_name text, event_class text,
+                    details jsonb, labels jsonb, links jsonb, images jsonb, count int,
+                    integration_name text)
+), upserted AS (
+    INSERT INTO alerts (integration_id, service_id, dedup_key, status, severity, title, source,
+                        component, group_name, event_class, details, labels, links, images,
+                        count, first_seen_at, last_seen_at, suppressed)
+    SELECT integration_id, service_id, dedup_key, 'triggered', severity, title, source,
+           component, group_name, event_class, details, labels, links, images, count,
+           %(now)s, %(now)s, false
+    FROM incoming
+    ORDER BY integration_id, dedup_key
+    ON CONFLICT (integration_id, dedup_key) WHERE status <> 'resolved'
+    DO UPDATE SET count = alerts.count + EXCLUDED.count,
+                  last_seen_at = EXCLUDED.last_seen_at,
+                  details = EXCLUDED.details
+    RETURNING id, integration_id, dedup_key, (xmax = 0) AS inserted
+), triggered AS (
+    INSERT INTO timeline_events (subject_type, subject_id, at, kind, message, data, starred)
+    SELECT 'alert', upserted.id, %(now)s, 'triggered',
+           'Triggered through ' || incoming.integration_name || ': ' || incoming.title,
+           '{}'::jsonb, false
+    FROM upserted JOIN incoming USING (integration_id, dedup_key)
+    WHERE upserted.inserted
+    ORDER BY upserted.id
+    RETURNING subject_id
+), woken AS (
+    SELECT pg_notify(%(channel)s, '') FROM (SELECT 1 FROM triggered LIMIT 1) AS any_new
+)
+SELECT id, integration_id, dedup_key, inserted, (SELECT count(*) FROM woken) FROM upserted
 """
 
 
@@ -143,12 +162,17 @@ class GroupCommitIngest:
             await self._connection.close()
             self._connection = None
 
-    async def store(self, ref: IntegrationRef, events: list[AlertEvent]) -> list[service.Outcome]:
+    async def store(
+        self, ref: IntegrationRef, events: list[AlertEvent], nul_free: bool = False
+    ) -> list[service.Outcome]:
+        """`nul_free`: the caller knows no text holds NUL, so cleaning can be skipped."""
         if any(e.action is not Action.TRIGGER for e in events) or self.queue is None:
             return await self.fallback.store(ref, events)
         done: asyncio.Future[list[service.Outcome]] = asyncio.get_running_loop().create_future()
+        if not nul_free:
+            events = [service.clean(e) for e in events]
         try:
-            self.queue.put_nowait(_Request(ref, [service.clean(e) for e in events], done))
+            self.queue.put_nowait(_Request(ref, events, done))
         except asyncio.QueueFull:
             raise Overloaded from None
         return await done
@@ -168,7 +192,8 @@ class GroupCommitIngest:
 
     async def _connect(self) -> psycopg.AsyncConnection:
         if self._connection is None or self._connection.closed or self._connection.broken:
-            self._connection = await psycopg.AsyncConnection.connect(self.conninfo)
+            # Autocommit: each batch is one statement, so one transaction and one round trip.
+            self._connection = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
         return self._connection
 
     async def _write_batch(self, batch: list[_Request]) -> None:
@@ -212,24 +237,11 @@ class GroupCommitIngest:
                     row["count"] += 1  # type: ignore[operator]
                     row["details"] = event.details
         ordered = [rows[k] for k in sorted(rows)]
-        moment = now()
         connection = await self._connect()
-        async with connection.transaction():
-            cursor = await connection.execute(UPSERT, {"rows": json.dumps(ordered), "now": moment})
-            stored = {
-                (i, d): (alert_id, inserted) for alert_id, i, d, inserted in await cursor.fetchall()
-            }
-            new = [(stored[k][0], rows[k]) for k in sorted(rows) if stored[k][1]]
-            if new:
-                messages = [
-                    {
-                        "id": alert_id,
-                        "message": f"Triggered through {row['integration_name']}: {row['title']}",
-                    }
-                    for alert_id, row in new
-                ]
-                await connection.execute(TRIGGERED, {"rows": json.dumps(messages), "now": moment})
-                await connection.execute("SELECT pg_notify(%s, '')", (ENGINE_CHANNEL,))
+        cursor = await connection.execute(
+            UPSERT, {"rows": json.dumps(ordered), "now": now(), "channel": ENGINE_CHANNEL}
+        )
+        stored = {(i, d): (alert_id, new) for alert_id, i, d, new, _ in await cursor.fetchall()}
 
         announced: set[tuple[int, str]] = set()
         results = []

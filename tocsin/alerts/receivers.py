@@ -2,7 +2,8 @@
 
 These speak other people's contracts, so they authenticate by the integration key
 (never a login) and answer in the shapes those senders expect. An event is
-committed before the 2xx.
+committed before the 2xx. The posting endpoints are also served, with the same
+functions, by the plain-ASGI fast path in fastpath.py.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,124 +25,168 @@ from tocsin.alerts.ingest import IntegrationGone, Overloaded
 from tocsin.alerts.models import Integration, IntegrationKind
 from tocsin.errors import error_body
 
+Parse = Callable[[Any], list[AlertEvent]]
+
 router = APIRouter(tags=["integrations"])
 
 
-def _directory(request: Request) -> IntegrationDirectory:
-    return request.app.state.integrations
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a sender gets back; the FastAPI routes and the ASGI fast path send the same bytes."""
+
+    status: int
+    content: dict[str, Any]
+    retry_after: float | None = None
+
+    def extra_headers(self) -> dict[str, str] | None:
+        if self.retry_after is None:
+            return None
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.content, self.status, headers=self.extra_headers())
+
+    def encoded(self) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """Headers and body exactly as `response()` would send them (starlette's JSONResponse)."""
+        body = json.dumps(
+            self.content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode()
+        headers = [(b"content-length", str(len(body)).encode()), JSON_TYPE]
+        if self.retry_after is not None:
+            headers.insert(0, (b"retry-after", str(max(1, math.ceil(self.retry_after))).encode()))
+        return headers, body
 
 
-async def _json(request: Request) -> Any:
-    """The parsed body; ValueError for anything that is not JSON."""
-    return json.loads(await request.body())
+JSON_TYPE = (b"content-type", b"application/json")
 
 
-def _retry_after(seconds: float) -> dict[str, str]:
-    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+def _parse_json(raw: bytes) -> Any:
+    """The parsed body; ValueError for anything that is not JSON (nested too deep included)."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
 
 
 async def _store(
-    request: Request, ref: IntegrationRef, events: list[AlertEvent]
+    state: Any, ref: IntegrationRef, events: list[AlertEvent], raw: bytes
 ) -> list[service.Outcome] | float | None:
     """Outcomes; or seconds to wait when over the rate limit; or None when the key went away."""
-    wait = request.app.state.alert_rate_limiter.allow(
-        ref.id, ref.rate_limit_per_minute, max(1, len(events))
-    )
+    wait = state.alert_rate_limiter.allow(ref.id, ref.rate_limit_per_minute, max(1, len(events)))
     if wait:
         return wait
     try:
-        return await request.app.state.ingest.store(ref, events)
+        # UTF-8 JSON can only spell NUL as \u0000 (UTF-16 and -32 bodies hold zero bytes):
+        # without either, no text needs cleaning.
+        nul_free = b"\\u0000" not in raw and b"\x00" not in raw
+        return await state.ingest.store(ref, events, nul_free=nul_free)
     except IntegrationGone:
-        _directory(request).forget()
+        state.integrations.forget()
         return None
-
-
-def _overloaded(body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(body, 503, headers=_retry_after(Overloaded.retry_after))
 
 
 # ---------------------------------------------------------------- PagerDuty Events API v2
 
 
-def _invalid_event(errors: list[str]) -> JSONResponse:
-    return JSONResponse(
-        {"status": "invalid event", "message": "Event object is invalid", "errors": errors}, 400
+def _invalid_event(errors: list[str]) -> Answer:
+    return Answer(
+        400, {"status": "invalid event", "message": "Event object is invalid", "errors": errors}
     )
 
 
-@router.post("/v2/enqueue", status_code=202)
-async def enqueue(request: Request) -> JSONResponse:
-    """PagerDuty Events API v2: `routing_key` is a Tocsin integration key."""
+UNKNOWN_ROUTING_KEY = ["'routing_key' is not a known integration key."]
+
+
+async def enqueue_answer(state: Any, raw: bytes) -> Answer:
+    """PagerDuty Events API v2 for one body; `state` is the app's (integrations, ingest...)."""
     try:
-        body = await _json(request)
+        body = _parse_json(raw)
     except ValueError:
         return _invalid_event(["The body is not valid JSON."])
     try:
         event = pagerduty.parse_event(body)
     except InvalidEvent as invalid:
         return _invalid_event(invalid.errors)
-    unknown = ["'routing_key' is not a known integration key."]
-    ref = await _directory(request).find(
-        pagerduty.routing_key_of(body) or "", IntegrationKind.PAGERDUTY
-    )
+    directory: IntegrationDirectory = state.integrations
+    ref = await directory.find(pagerduty.routing_key_of(body) or "", IntegrationKind.PAGERDUTY)
     if ref is None:
-        return _invalid_event(unknown)
+        return _invalid_event(UNKNOWN_ROUTING_KEY)
     try:
-        outcomes = await _store(request, ref, [event])
+        outcomes = await _store(state, ref, [event], raw)
     except Overloaded:
-        return _overloaded(
+        return Answer(
+            503,
             {
                 "status": "throttle event",
                 "message": "Tocsin is busy; retry shortly.",
                 "errors": ["The ingest queue is full."],
-            }
+            },
+            Overloaded.retry_after,
         )
     if outcomes is None:
-        return _invalid_event(unknown)
+        return _invalid_event(UNKNOWN_ROUTING_KEY)
     if isinstance(outcomes, float):
-        return JSONResponse(
+        return Answer(
+            429,
             {
                 "status": "throttle event",
                 "message": "Events for this routing_key arrive too fast.",
                 "errors": ["Over the integration's rate limit; retry after Retry-After seconds."],
             },
-            429,
-            headers=_retry_after(outcomes),
+            outcomes,
         )
-    return JSONResponse(
-        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}, 202
+    return Answer(
+        202, {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}
     )
+
+
+@router.post("/v2/enqueue", status_code=202)
+async def enqueue(request: Request) -> JSONResponse:
+    """PagerDuty Events API v2: `routing_key` is a Tocsin integration key."""
+    return (await enqueue_answer(request.app.state, await request.body())).response()
 
 
 # ---------------------------------------------------------------- Alertmanager and generic webhooks
 
 
-async def _receive(
-    request: Request, token: str, kind: IntegrationKind, parse: Callable[[Any], list[AlertEvent]]
-) -> JSONResponse:
+def alertmanager_events(body: Any) -> list[AlertEvent]:
+    return alertmanager.parse_webhook(body)
+
+
+def webhook_events(body: Any) -> list[AlertEvent]:
+    return [webhook.parse_webhook(body)]
+
+
+async def webhook_answer(
+    state: Any, raw: bytes, token: str, kind: IntegrationKind, parse: Parse
+) -> Answer:
+    """An Alertmanager or generic webhook body posted to the integration `token`."""
     try:
-        body = await _json(request)
+        body = _parse_json(raw)
     except ValueError:
-        return JSONResponse(error_body("invalid_json", "The request body is not valid JSON."), 400)
+        return Answer(400, error_body("invalid_json", "The request body is not valid JSON."))
     try:
         events = parse(body)
     except InvalidEvent as invalid:
-        return JSONResponse(error_body("invalid_event", " ".join(invalid.errors)), 400)
-    missing = JSONResponse(error_body("not_found", "No integration has this key."), 404)
-    ref = await _directory(request).find(token, kind)
+        return Answer(400, error_body("invalid_event", " ".join(invalid.errors)))
+    missing = Answer(404, error_body("not_found", "No integration has this key."))
+    directory: IntegrationDirectory = state.integrations
+    ref = await directory.find(token, kind)
     if ref is None:
         return missing
     if not events:
-        return JSONResponse({"status": "success", "alerts": []}, 202)
+        return Answer(202, {"status": "success", "alerts": []})
     try:
-        outcomes = await _store(request, ref, events)
+        outcomes = await _store(state, ref, events, raw)
     except Overloaded:
-        return _overloaded(error_body("overloaded", "Tocsin is busy; retry shortly."))
+        return Answer(
+            503, error_body("overloaded", "Tocsin is busy; retry shortly."), Overloaded.retry_after
+        )
     if outcomes is None:
         return missing
     if isinstance(outcomes, float):
         body = error_body("rate_limited", "Too many alerts for this integration; retry later.")
-        return JSONResponse(body, 429, headers=_retry_after(outcomes))
+        return Answer(429, body, outcomes)
     answer = [
         {
             "dedup_key": o.dedup_key,
@@ -149,21 +195,29 @@ async def _receive(
         }
         for o in outcomes
     ]
-    return JSONResponse({"status": "success", "alerts": answer}, 202)
+    return Answer(202, {"status": "success", "alerts": answer})
 
 
 @router.post("/integrations/alertmanager/{token}", status_code=202)
 async def alertmanager_webhook(token: str, request: Request) -> JSONResponse:
     """Alertmanager `webhook_configs` (version 4); each alert is deduplicated by its fingerprint."""
-    return await _receive(request, token, IntegrationKind.ALERTMANAGER, alertmanager.parse_webhook)
+    answer = await webhook_answer(
+        request.app.state,
+        await request.body(),
+        token,
+        IntegrationKind.ALERTMANAGER,
+        alertmanager_events,
+    )
+    return answer.response()
 
 
 @router.post("/integrations/webhook/{token}", status_code=202)
 async def generic_webhook(token: str, request: Request) -> JSONResponse:
     """Generic JSON: title, dedup_key, status firing|resolved, severity, details, links."""
-    return await _receive(
-        request, token, IntegrationKind.WEBHOOK, lambda body: [webhook.parse_webhook(body)]
+    answer = await webhook_answer(
+        request.app.state, await request.body(), token, IntegrationKind.WEBHOOK, webhook_events
     )
+    return answer.response()
 
 
 # ---------------------------------------------------------------- heartbeats

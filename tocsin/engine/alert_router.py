@@ -10,7 +10,9 @@ from tocsin.db import Database
 
 class AlertRouter:
     name = "alert_router"
-    batch = 100
+    # Small batches: a claimed alert's row stays locked until its batch commits, so a
+    # sender's repeat of it waits that long, and its page starts only then.
+    batch = 20
 
     def run_due(self, db: Database, at: datetime) -> int:
         """Claims unrouted alerts in batches (skipping any another worker holds), routes each."""

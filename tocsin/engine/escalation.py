@@ -11,7 +11,7 @@ from tocsin.paging import service as paging
 
 class EscalationSteps:
     name = "escalation"
-    batch = 50
+    batch = 20  # each batch's notifications go out when it commits: keep the first one quick
 
     def __init__(self, settings: Settings) -> None:
         self.base_url = settings.base_url
