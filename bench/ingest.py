@@ -204,16 +204,30 @@ def stored_events(url: str) -> int:
     return int(total)
 
 
-def serve(env: dict[str, str], workers: int, log: Path) -> subprocess.Popen:
+def serve(
+    env: dict[str, str], workers: int, log: Path, separate_worker: bool = False
+) -> list[subprocess.Popen]:
+    """`tocsin serve` (and, for the production layout, `--no-engine` beside a worker)."""
     command = [str(BIN / "tocsin"), "serve", "--port", str(PORT), "--workers", str(workers)]
+    commands = [command]
+    if separate_worker:
+        command.append("--no-engine")
+        commands.append([str(BIN / "tocsin"), "worker"])
+    processes = []
     # The log goes to a file: a pipe nobody reads would stall the server once full.
     with log.open("wb") as output:
-        return subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        for argv in commands:
+            processes.append(
+                subprocess.Popen(
+                    argv, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+    return processes
 
 
-def run_database(kind: str, seconds: int, connections: int) -> list[dict[str, object]]:
+def run_database(
+    kind: str, seconds: int, connections: int, separate_worker: bool = False
+) -> list[dict[str, object]]:
     workdir = Path(tempfile.mkdtemp(prefix="tocsin-bench-"))
     name = f"tocsin_bench_ingest_{os.getpid()}"
     if kind == "sqlite":
@@ -227,7 +241,7 @@ def run_database(kind: str, seconds: int, connections: int) -> list[dict[str, ob
     pd_key, am_key = seed(url)
     env = {**os.environ, "TOCSIN_DATABASE_URL": url, "TOCSIN_ADMIN_EMAIL": "bench@example.com"}
     results = []
-    process = serve(env, workers, workdir / "serve.log")
+    process, *others = serve(env, workers, workdir / "serve.log", separate_worker)
     try:
         base = f"http://127.0.0.1:{PORT}"
         wait_healthy(base)
@@ -249,7 +263,8 @@ def run_database(kind: str, seconds: int, connections: int) -> list[dict[str, ob
                     break
             settled = wait_settled(url)
             before = stored_events(url)
-            pids, backends = server_pids(process), backend_pids(url)
+            pids = server_pids(process) + [other.pid for other in others]
+            backends = backend_pids(url)
             cpu_before = cpu_ticks(pids), cpu_ticks(backends)
             figures = wrk(base + path, script, key, seconds, connections)
             cpu_after = cpu_ticks(pids), cpu_ticks(backends)
@@ -259,9 +274,11 @@ def run_database(kind: str, seconds: int, connections: int) -> list[dict[str, ob
             figures["server_us"] = cpu_used(cpu_before[0], cpu_after[0]) * 1e6 / answered
             figures["db_us"] = cpu_used(cpu_before[1], cpu_after[1]) * 1e6 / answered
             figures["settled_s"] = settled
-            results.append({"database": kind, "endpoint": label, "workers": workers, **figures})
+            layout = f"{workers} + worker" if separate_worker else str(workers)
+            results.append({"database": kind, "endpoint": label, "workers": layout, **figures})
     finally:
-        stop(process)
+        for running in (process, *others):
+            stop(running)
         if kind == "postgresql":
             admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
@@ -321,11 +338,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--separate-worker",
+        action="store_true",
+        help="PostgreSQL also in the production layout: serve --no-engine beside a worker",
+    )
     args = parser.parse_args()
     rows = [run_noop(args.seconds, args.connections)]
     for kind in ("sqlite", "postgresql"):
         if args.only in (None, kind):
             rows += run_database(kind, args.seconds, args.connections)
+    if args.separate_worker and args.only in (None, "postgresql"):
+        rows += run_database("postgresql", args.seconds, args.connections, separate_worker=True)
     ceiling = rows[0]["rps"]
     print(f"\nwrk -t2 -c{args.connections} -d{args.seconds}s, 1,000 dedup keys cycling\n")
     print(
