@@ -438,9 +438,15 @@ def test_only_your_own_tokens_can_be_revoked_unless_you_are_admin(api_as, admin,
 def test_the_token_of_a_deactivated_user_is_refused(api_as, admin, responder):
     rita = api_as(responder)
     assert rita.get("/api/v1/me").status_code == 200
-    api_as(admin).patch(f"/api/v1/users/{responder.id}", json={"is_active": False})
+    ada = api_as(admin)
+    ada.patch(f"/api/v1/users/{responder.id}", json={"is_active": False})
     assert_error(rita.get("/api/v1/me"), 401, code="unauthenticated")
     assert_error(rita.post("/api/v1/incidents", json={"summary": "x", "severity": "SEV3"}), 401)
+
+    # Coming back does not revive the old tokens (they may have leaked meanwhile).
+    ada.patch(f"/api/v1/users/{responder.id}", json={"is_active": True})
+    assert_error(rita.get("/api/v1/me"), 401, code="unauthenticated")
+    assert api_as(responder).get("/api/v1/me").status_code == 200
 
 
 @pytest.mark.parametrize(

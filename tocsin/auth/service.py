@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from tocsin.audit import service as audit
@@ -133,6 +133,8 @@ def update_user(session: Session, actor: User, user_id: int, data: UserUpdate) -
         if user.is_admin:
             _keep_one_admin(session, user)
         _end_all_logins(session, user)
+        # A person who comes back gets new tokens: the old ones may have leaked meanwhile.
+        _revoke_all_tokens(session, user)
     if data.password is not None:
         user.password_hash = secrets.hash_password(data.password)
         changes["password"] = ["***", "***"]
@@ -159,6 +161,14 @@ def _keep_one_admin(session: Session, leaving: User) -> None:
     )
     if not others:
         raise Conflict("Tocsin needs at least one active admin; make someone else admin first.")
+
+
+def _revoke_all_tokens(session: Session, user: User) -> None:
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
 
 
 def _end_all_logins(session: Session, user: User) -> None:
