@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from tests.conftest import PASSWORD, assert_error, browser_login
 from tocsin.app import create_app
-from tocsin.auth.models import ApiToken, LoginSession, Role, Team, User
+from tocsin.auth import service as auth
+from tocsin.auth import throttle
+from tocsin.auth.models import ApiToken, LoginSession, LoginThrottle, Role, Team, User
 
 NEW_PASSWORD = "a-brand-new-passphrase"
 
@@ -106,6 +108,49 @@ def test_a_wrong_password_is_refused_with_401_and_no_cookie(browser, responder, 
     assert session_cookie_header(response) == ""
     assert "tocsin_session" not in anna.cookies
     assert anna.get("/api/v1/me").status_code == 401
+
+
+def test_a_password_guesser_is_slowed_down_but_the_person_elsewhere_is_not(
+    browser, responder, clock, db
+):
+    guesser = browser(client=("203.0.113.7", 40000))
+    for attempt in range(throttle.ADDRESS_FREE_FAILURES):
+        assert submit_login(guesser, responder.email, f"guess-{attempt}").status_code == 401
+    waiting = submit_login(guesser, responder.email, PASSWORD)  # even the right one waits
+    assert waiting.status_code == 429
+    assert waiting.headers["retry-after"] == "60"
+    assert "Too many wrong passwords. Try again in a minute." in waiting.text
+    assert "tocsin_session" not in guesser.cookies
+
+    # The person, on their own laptop, logs in as usual.
+    assert (
+        submit_login(browser(client=("198.51.100.2", 50000)), responder.email, PASSWORD).status_code
+        == 303
+    )
+
+    # Each further failure doubles the wait; a right password after it clears the count.
+    clock.advance(seconds=61)
+    assert submit_login(guesser, responder.email, "guess-again").status_code == 401
+    assert submit_login(guesser, responder.email, PASSWORD).headers["retry-after"] == "120"
+    clock.advance(seconds=121)
+    assert submit_login(guesser, responder.email, PASSWORD).status_code == 303
+    assert submit_login(guesser, responder.email, "one-slip").status_code == 401
+
+    # The counters keep no address in clear, and housekeeping forgets old ones.
+    with db.begin() as session:
+        keys = [row.key for row in session.scalars(select(LoginThrottle))]
+        assert keys and not any("203.0.113.7" in k or "@" in k for k in keys)
+        clock.advance(minutes=16)
+        auth.forget_old_login_failures(session, clock.current)
+        session.commit()
+        assert session.scalars(select(LoginThrottle)).all() == []
+
+
+def test_one_place_trying_many_addresses_is_slowed_down(browser, responder):
+    sprayer = browser(client=("203.0.113.9", 40000))
+    for n in range(throttle.PLACE_FREE_FAILURES):
+        assert submit_login(sprayer, f"user{n}@example.com", "Winter2026!").status_code == 401
+    assert submit_login(sprayer, responder.email, PASSWORD).status_code == 429
 
 
 @pytest.mark.parametrize(

@@ -54,5 +54,14 @@ class TooLarge(TocsinError):
     code = "too_large"
 
 
+class TooManyAttempts(TocsinError):
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "field": field}}

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tocsin.audit import service as audit
-from tocsin.auth import secrets
-from tocsin.auth.models import ApiToken, LoginSession, Role, Team, TeamMember, User
+from tocsin.auth import secrets, throttle
+from tocsin.auth.models import (
+    ApiToken,
+    LoginSession,
+    LoginThrottle,
+    Role,
+    Team,
+    TeamMember,
+    User,
+)
 from tocsin.auth.permissions import require_admin
 from tocsin.auth.schemas import TeamCreate, TeamUpdate, UserCreate, UserUpdate
 from tocsin.db import now, row_named
-from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from tocsin.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+)
 
 MAX_EMAIL = 254
 TOKEN_PREFIX = "tsn"
@@ -179,14 +196,74 @@ def _end_all_logins(session: Session, user: User) -> None:
 # ---------------------------------------------------------------- logins
 
 
-def authenticate_password(session: Session, email: str, password: str) -> User:
+def authenticate_password(session: Session, email: str, password: str, place: str = "") -> User:
+    """The user whose password this is; `place` (the client's address) paces guessers."""
+    at = now()
+    counters = throttle.counters(email, place)
+    rows = _throttle_rows(session, [c.key for c in counters])
+    waits = [
+        row.blocked_until for row in rows.values() if row.blocked_until and row.blocked_until > at
+    ]
+    if waits:
+        seconds = math.ceil((max(waits) - at).total_seconds())
+        raise TooManyAttempts(
+            f"Too many wrong passwords. Try again in {_minutes_words(seconds)}.",
+            retry_after=seconds,
+        )
     user = user_by_email(session, email)
     ok = secrets.verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
+        for counter in counters:
+            _count_failure(rows[counter.key], counter, at)
+        session.commit()
         raise Unauthenticated("Wrong email or password.")
+    for counter in counters:
+        if counter.clears_on_success:
+            session.delete(rows[counter.key])
     if user.password_hash and secrets.needs_rehash(user.password_hash):
         user.password_hash = secrets.hash_password(password)
     return user
+
+
+def _throttle_rows(session: Session, keys: list[str]) -> dict[str, LoginThrottle]:
+    """The counters, created when missing and locked, so concurrent attempts count each."""
+    dialect = session.bind.dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(LoginThrottle)
+    session.execute(
+        insert.values(
+            [{"key": key, "failures": 0, "first_failed_at": now()} for key in keys]
+        ).on_conflict_do_nothing(index_elements=[LoginThrottle.key])
+    )
+    query = select(LoginThrottle).where(LoginThrottle.key.in_(keys)).order_by(LoginThrottle.key)
+    if dialect == "postgresql":
+        query = query.with_for_update()
+    return {
+        row.key: row for row in session.scalars(query.execution_options(populate_existing=True))
+    }
+
+
+def _count_failure(row: LoginThrottle, counter: throttle.Counter, at: datetime) -> None:
+    if row.failures == 0 or throttle.counts_again(row.first_failed_at, at):
+        row.failures, row.first_failed_at = 0, at
+    row.failures += 1
+    wait = throttle.wait_after(row.failures, counter.free_failures)
+    row.blocked_until = at + wait if wait else None
+
+
+def _minutes_words(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def forget_old_login_failures(session: Session, at: datetime) -> int:
+    """Counters past their window and their wait: housekeeping."""
+    gone = session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.first_failed_at < at - throttle.WINDOW,
+            or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < at),
+        )
+    )
+    return gone.rowcount or 0
 
 
 def start_login(session: Session, user: User, hours: int) -> tuple[str, LoginSession]:

@@ -14,7 +14,7 @@ from tocsin.auth.permissions import require_admin
 from tocsin.auth.schemas import TeamCreate, UserCreate, UserUpdate
 from tocsin.auth.secrets import same_token
 from tocsin.deps import SESSION_COOKIE, CurrentUser, DbSession, IdPath
-from tocsin.errors import TocsinError, Unauthenticated
+from tocsin.errors import TocsinError, TooManyAttempts, Unauthenticated
 from tocsin.schemas import MAX_ID
 from tocsin.web.forms import FormBody, ids, parse, text
 from tocsin.web.templating import redirect, render
@@ -70,10 +70,17 @@ def login(request: Request, form: FormBody, session: DbSession) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not same_token(text(form, "csrf_token"), expected):
         return _login_again(request, target, "Your login form expired; please try again.")
+    place = request.client.host if request.client else ""
     try:
-        user = service.authenticate_password(session, text(form, "email"), text(form, "password"))
+        user = service.authenticate_password(
+            session, text(form, "email"), text(form, "password"), place
+        )
     except Unauthenticated as refused:
         return _login_again(request, target, refused.message, status_code=401)
+    except TooManyAttempts as refused:
+        response = _login_again(request, target, refused.message, status_code=429)
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     settings = request.app.state.settings
     cookie, _login = service.start_login(session, user, settings.session_hours)
     response = redirect(target)

@@ -1,4 +1,5 @@
-"""Housekeeping: expired logins are deleted, and SQLite keeps the statistics its planner needs."""
+"""Housekeeping: expired logins and old counts of wrong passwords are deleted, and SQLite
+keeps the statistics its planner needs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from tocsin.auth import service as auth
 from tocsin.auth.models import LoginSession
 from tocsin.db import Database
 
@@ -24,7 +26,9 @@ class ExpiredLogins:
             )
             if ids:
                 session.execute(delete(LoginSession).where(LoginSession.id.in_(ids)))
-                session.commit()
+            # Counters of wrong passwords past their window go too (not counted: no login).
+            auth.forget_old_login_failures(session, at)
+            session.commit()
             return len(ids)
 
 
