@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 
 from tocsin.auth import service as auth
 from tocsin.auth.models import LoginSession, User
-from tocsin.db import Database, wake_engines
-from tocsin.engine.housekeeping import ExpiredLogins
+from tocsin.db import Database, now, wake_engines
+from tocsin.engine.housekeeping import ExpiredLogins, SqliteStatistics
 from tocsin.engine.runner import EngineRunner
 
 
@@ -107,3 +107,30 @@ def test_only_a_committed_wake_up_wakes(db):
             assert woken == [True], "one wake-up per commit that asked for it"
     finally:
         db.wakers.clear()
+
+
+def test_sqlite_statistics_wait_their_turn_behind_a_writer(db, responder):
+    """At first start every module writes at once; ANALYZE must queue, not fail."""
+    statistics = SqliteStatistics()
+    if not db.is_sqlite:
+        assert statistics.run_due(db, now()) == 0  # autovacuum does this on PostgreSQL
+        return
+    writing = threading.Event()
+    release = threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with db.begin() as session:
+            session.execute(text(NEW_WORK))
+            writing.set()
+            release.wait(5)
+            session.commit()
+
+    writer = threading.Thread(target=hold_the_write_lock)
+    writer.start()
+    assert writing.wait(5)
+    threading.Timer(0.3, release.set).start()  # the writer finishes while ANALYZE waits
+    try:
+        assert statistics.run_due(db, now()) == 1
+    finally:
+        release.set()
+        writer.join(5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from tocsin.auth import service as auth
 from tocsin.auth.models import LoginSession
@@ -50,8 +50,11 @@ class SqliteStatistics:
     def run_due(self, db: Database, at: datetime) -> int:
         if not db.is_sqlite or (self.last_run and at - self.last_run < self.every):
             return 0
-        with db.engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
-            connection.exec_driver_sql("PRAGMA optimize=0x10002")
+        # As a writer (BEGIN IMMEDIATE, in turn with the others): ANALYZE writes, and a
+        # plain connection that starts writing while another writer is busy fails at once.
+        with db.begin() as session:
+            session.execute(text("PRAGMA analysis_limit=1000"))
+            session.execute(text("PRAGMA optimize=0x10002"))
+            session.commit()
         self.last_run = at
         return 1
