@@ -277,6 +277,94 @@ def test_the_author_chooses_the_status_the_pages_show(db, room):
         assert shown.status == "monitoring" and shown.updates[0].body == "A fix is out."
 
 
+def test_a_follow_up_sets_the_components_and_the_banner_follows(db, room, api_as, client):
+    """A fix is out: the communications manager says so and puts the affected components back
+    to operational in the same update, so the public banner stops saying "Major outage";
+    "keep" leaves the components as the last update set them."""
+    cora = api_as(room.cm)
+    path = f"/api/v1/incidents/{room.key}/updates"
+
+    def post(**body):
+        sent = cora.post(path, json={"page_ids": [room.public_page], **body})
+        assert sent.status_code == 201, sent.text
+
+    def shown() -> tuple[str, str]:
+        summary = client.get("/status/acme/api/v2/summary.json").json()
+        (component,) = summary["components"]
+        return component["status"], summary["status"]["indicator"]
+
+    post(public_body="We are looking into it.")  # the first: from the severity (SEV1)
+    assert shown() == ("major_outage", "critical")
+    post(public_body="Still on it.", component_status="keep")
+    assert shown() == ("major_outage", "critical")
+    post(public_body="A fix is in place.", page_status="monitoring", component_status="operational")
+    assert shown() == ("operational", "none")
+    (public,) = client.get("/status/acme/api/v2/summary.json").json()["incidents"]
+    assert public["status"] == "monitoring" and public["impact"] == "none"
+    assert public["components"][0]["status"] == "operational"
+    post(public_body="It came back.", component_status="partial_outage")
+    assert shown() == ("partial_outage", "major")
+    post(public_body="Watching it.")  # keep is the default
+    assert shown() == ("partial_outage", "major")
+    last = events(db, room.incident_id, "stakeholder_update")
+    assert last[2].endswith("Components on the pages now: Operational.")
+    assert "Components on the pages now" not in last[4]
+
+
+def test_a_bad_component_status_is_refused_and_writes_nothing(db, room, admin, api_as, client):
+    cora = api_as(room.cm)
+    path = f"/api/v1/incidents/{room.key}/updates"
+    public = {"page_ids": [room.public_page], "public_body": "A fix is in place."}
+    assert cora.post(path, json=public).status_code == 201
+    before = client.get("/status/acme/api/v2/summary.json").json()
+    for wrong in ("under_maintenance", "fine", "", None, 3):
+        refused = cora.post(path, json={**public, "component_status": wrong})
+        assert_error(refused, 422)
+    # Nowhere to show it, or a resolution (which restores components by itself).
+    channel = api_as(admin).post(
+        "/api/v1/stakeholder-channels", json={"name": "Chat", "url": "json://127.0.0.1:9/hook"}
+    )
+    only_chat = {"channel_ids": [channel.json()["id"]], "body": "Fixed."}
+    assert_error(
+        cora.post(path, json={**only_chat, "component_status": "operational"}),
+        422,
+        field="component_status",
+    )
+    assert_error(
+        cora.post(
+            path, json={**public, "page_status": "resolved", "component_status": "operational"}
+        ),
+        422,
+        field="component_status",
+    )
+    assert client.get("/status/acme/api/v2/summary.json").json() == before
+    assert len(cora.get(path).json()) == 1
+    assert len(events(db, room.incident_id, "stakeholder_update")) == 1
+
+
+def test_the_form_offers_the_components_status_and_keeps_it_when_refused(db, room, client):
+    token = browser_login(client, room.cm)
+    page = client.get(f"/incidents/{room.key}")
+    assert "Components now" in page.text and "Set from the severity" in page.text
+    form = {"csrf_token": token, "audience": f"page:{room.public_page}", "public_body": ""}
+    refused = client.post(
+        f"/incidents/{room.key}/updates", data={**form, "component_status": "operational"}
+    )
+    assert (
+        refused.status_code == 422 and "Write the update for the public status page" in refused.text
+    )
+    assert '<option value="operational" selected>' in refused.text
+    wrong = {**form, "public_body": "Fixed.", "component_status": "sparkling"}
+    assert client.post(f"/incidents/{room.key}/updates", data=wrong).status_code == 422
+    assert events(db, room.incident_id, "stakeholder_update") == []
+    sent = {**form, "public_body": "Fixed.", "component_status": "degraded_performance"}
+    done = client.post(f"/incidents/{room.key}/updates", data=sent, follow_redirects=False)
+    assert done.status_code == 303
+    summary = client.get("/status/acme/api/v2/summary.json").json()
+    assert summary["components"][0]["status"] == "degraded_performance"
+    assert "Keep as they are" in client.get(f"/incidents/{room.key}").text
+
+
 def test_subscribers_of_the_private_page_get_the_internal_update(
     db, room, admin, settings, webhook_receiver
 ):

@@ -1,7 +1,7 @@
 """Journey 3 in a real Chromium on a phone: the communications manager sees when the next
 stakeholder update is due, edits the prefilled update, sends it to the private and the
 public page, and finds it on the timeline; the public page shows it. Screenshots of the
-incident page (phone and desktop) go to test-artifacts/."""
+incident page (phone and desktop) and of the follow-up form on a phone go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from tests.conftest import ARTIFACTS
 from tests.live_server import live_server  # noqa: F401  (a fixture)
 from tests.test_statuspage_browser import (  # noqa: F401  (fixtures)
     CHROMIUM,
@@ -92,6 +93,17 @@ def test_the_communications_manager_sends_an_update_from_a_phone(
         "Stakeholder update 1 sent to Acme internal (private page), Acme Cloud (public page)"
     )
     expect(page.locator(".timeline")).to_contain_text("Roll back deploy 4512")
+
+    # The follow-up form on the phone: the components' status sits under the pages' status.
+    follow_up = page.locator("#stakeholder-update")
+    if follow_up.get_attribute("open") is None:
+        follow_up.locator("summary").click()
+    components = follow_up.get_by_label("Components now")
+    expect(components.locator("option:checked")).to_have_text("Keep as they are")
+    components.select_option("operational")
+    assert_fits(page, PHONE["width"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    follow_up.screenshot(path=str(ARTIFACTS / "comms-update-form-phone.png"))
 
     public_page = open_page(PHONE, phone=True)
     public_page.goto("/status/acme")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -12,6 +12,11 @@ from tocsin.schemas import Id, Input, Name, Output, Text
 from tocsin.statuspage.workflow import IncidentStatus
 
 Ids = Annotated[list[Id], Field(max_length=100)]
+
+# What an update may say of the affected components; under_maintenance is for maintenances.
+ComponentsNow = Literal[
+    "keep", "operational", "degraded_performance", "partial_outage", "major_outage"
+]
 
 
 def _apprise_url(value: str) -> str:
@@ -54,6 +59,13 @@ class UpdatePost(Input):
         default=None,
         description="The pages' incident status (e.g. monitoring); by default it follows the "
         "Tocsin incident's: open is investigating, fixing is identified.",
+    )
+    component_status: ComponentsNow = Field(
+        default="keep",
+        description="The status of the components the incident affects on the chosen pages "
+        "(those its page incident holds and those backed by its service); the page "
+        "incident's impact follows it. `keep` leaves them, except that a page's first update "
+        "sets them from the severity and a resolution restores them to operational.",
     )
 
 

@@ -39,7 +39,13 @@ from tocsin.statuspage.models import IncidentUpdate as PageUpdate
 from tocsin.statuspage.models import PublicIncident, StatusPage
 from tocsin.statuspage.schemas import ComponentStatusChoice, PublicIncidentCreate
 from tocsin.statuspage.schemas import UpdatePost as PageUpdatePost
-from tocsin.statuspage.workflow import ComponentStatus, Impact, IncidentStatus
+from tocsin.statuspage.workflow import (
+    COMPONENT_LABEL,
+    ComponentStatus,
+    Impact,
+    IncidentStatus,
+    impact_of,
+)
 from tocsin.timeline import service as timeline
 
 SUBJECT = incidents.SUBJECT
@@ -301,6 +307,43 @@ def _public_status(incident: Incident, current: str | None) -> IncidentStatus:
     return status
 
 
+def _components_now(data: UpdatePost) -> ComponentStatus | None:
+    """The status the author gave the affected components; None: keep them."""
+    return None if data.component_status == "keep" else ComponentStatus(data.component_status)
+
+
+def _check_components_now(incident: Incident, data: UpdatePost, pages: list[StatusPage]) -> None:
+    """Refused before anything is written: a status with no page to show it, or on a
+    resolution (which restores the components by itself)."""
+    if _components_now(data) is None:
+        return
+    if not pages:
+        raise InvalidInput(
+            "Choose a status page whose components should change.", field="component_status"
+        )
+    status = data.page_status or public_drafts.PUBLIC_STATUS_FOR.get(incident.status)
+    if status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM):
+        raise InvalidInput(
+            "A resolved incident's components go back to operational by themselves: keep them "
+            "as they are.",
+            field="component_status",
+        )
+
+
+def _affected(
+    session: Session, incident: Incident, page: StatusPage, held: Iterable[int] = ()
+) -> list[int]:
+    """The page's components the incident affects: those its page incident holds and those
+    backed by its service."""
+    holds = set(held)
+    return [
+        c.id
+        for c in statuspage.list_components(session, page.id)
+        if c.id in holds
+        or (incident.service_id is not None and c.service_id == incident.service_id)
+    ]
+
+
 def _post_to_page(
     session: Session,
     actor: User,
@@ -308,31 +351,42 @@ def _post_to_page(
     page: StatusPage,
     body: str,
     chosen: IncidentStatus | None,
+    components_now: ComponentStatus | None,
 ) -> None:
     """Updates the page's incident about `incident`, or publishes one the first time; in the
-    status the author chose, else the one the incident's status implies."""
+    status the author chose, else the one the incident's status implies. Components take
+    `components_now` if given; else a follow-up keeps them and a first update sets them
+    from the severity."""
     linked = [p for p in statuspage.linked_incidents(session, incident.id) if p.page_id == page.id]
     if linked:
         public = linked[0]
         status = chosen or _public_status(incident, public.status)
-        update = PageUpdatePost(status=status, body=body, notify=True)
+        choices: list[ComponentStatusChoice] = []
+        if components_now is not None:
+            held = [link.component_id for link in public.components]
+            choices = [
+                ComponentStatusChoice(component_id=component_id, status=components_now)
+                for component_id in _affected(session, incident, page, held)
+            ]
+        update = PageUpdatePost(
+            status=status,
+            body=body,
+            notify=True,
+            components=choices,
+            impact=impact_of(components_now) if choices and components_now else None,
+        )
         statuspage.post_update(
             session, actor, page.id, public.id, update, commit=False, on_timeline=False
         )
         return
     severity = incident.severity
-    backed = []
-    if incident.service_id is not None:
-        backed = [
-            ComponentStatusChoice(
-                component_id=c.id,
-                status=public_drafts.COMPONENT_STATUS_FOR_SEVERITY.get(
-                    severity, ComponentStatus.DEGRADED_PERFORMANCE
-                ),
-            )
-            for c in statuspage.list_components(session, page.id)
-            if c.service_id == incident.service_id
-        ]
+    first_status = components_now or public_drafts.COMPONENT_STATUS_FOR_SEVERITY.get(
+        severity, ComponentStatus.DEGRADED_PERFORMANCE
+    )
+    backed = [
+        ComponentStatusChoice(component_id=component_id, status=first_status)
+        for component_id in _affected(session, incident, page)
+    ]
     data = PublicIncidentCreate(
         name=incident.summary,
         status=chosen or _public_status(incident, None),
@@ -353,13 +407,22 @@ def _audience_words(channels: list[StakeholderChannel], pages: list[StatusPage])
 
 
 def _timeline_message(
-    number: int, channels: list[StakeholderChannel], pages: list[StatusPage], body: str, public: str
+    number: int,
+    channels: list[StakeholderChannel],
+    pages: list[StatusPage],
+    body: str,
+    public: str,
+    components_now: ComponentStatus | None = None,
 ) -> str:
     """The one timeline event of an update, whatever pages it reached (they record none)."""
     message = f"Stakeholder update {number} sent to {_audience_words(channels, pages)}: "
     if body and public and body != public:
-        return f"{message}{body}\n\nOn the public page: {public}"
-    return message + (body or public)
+        message = f"{message}{body}\n\nOn the public page: {public}"
+    else:
+        message += body or public
+    if components_now is not None:
+        message += f"\n\nComponents on the pages now: {COMPONENT_LABEL[components_now]}."
+    return message
 
 
 def post_update(
@@ -378,6 +441,8 @@ def post_update(
         raise InvalidInput("Write the update for internal stakeholders.", field="body")
     if any(p.public for p in pages) and not public_body:
         raise InvalidInput("Write the update for the public status page.", field="public_body")
+    _check_components_now(incident, data, pages)
+    components_now = _components_now(data)
     _lock(session, incident.id)
     at = now()
     number = count_updates(session, incident.id) + 1
@@ -413,14 +478,18 @@ def post_update(
         SUBJECT,
         incident.id,
         "stakeholder_update",
-        _timeline_message(number, channels, pages, update.body, update.public_body),
+        _timeline_message(number, channels, pages, update.body, update.public_body, components_now),
         actor_id=actor.id,
-        data={"update_id": update.id, **update.audiences},
+        data={
+            "update_id": update.id,
+            **update.audiences,
+            "component_status": data.component_status,
+        },
         at=at,
     )
     for page in pages:
         text = public_body if page.public else body
-        _post_to_page(session, actor, incident, page, text, data.page_status)
+        _post_to_page(session, actor, incident, page, text, data.page_status, components_now)
     session.commit()
     return update
 

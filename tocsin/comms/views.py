@@ -18,7 +18,7 @@ from tocsin.comms.schemas import ChannelCreate, UpdatePost
 from tocsin.deps import CurrentUser, DbSession, IdPath, KeyPath
 from tocsin.errors import TocsinError
 from tocsin.incidents.models import Incident
-from tocsin.statuspage.workflow import INCIDENT_LABEL
+from tocsin.statuspage.workflow import COMPONENT_LABEL, INCIDENT_LABEL, ComponentStatus
 from tocsin.web.forms import FormBody, parse, text
 from tocsin.web.page_sections import add_section
 from tocsin.web.templating import redirect, render
@@ -26,6 +26,11 @@ from tocsin.web.templating import redirect, render
 router = APIRouter(include_in_schema=False)
 
 CHANNELS_PAGE = "/admin/stakeholder-channels"
+COMPONENT_CHOICES = [
+    (status.value, COMPONENT_LABEL[status])
+    for status in ComponentStatus
+    if status is not ComponentStatus.UNDER_MAINTENANCE
+]
 
 
 def _incident_page(key: str) -> str:
@@ -53,6 +58,7 @@ def _form_context(
         "draft": draft,
         "form": values,
         "page_statuses": list(INCIDENT_LABEL.items()),
+        "component_statuses": COMPONENT_CHOICES,
         "updates_sent": len(sent),
         "is_admin": user.is_admin,
     }
@@ -101,7 +107,9 @@ def send_update(
 ) -> Response:
     chosen, split = _chosen(form)
     values = {"body": text(form, "body"), "public_body": text(form, "public_body")}
-    status = {"page_status": text(form, "page_status")} if text(form, "page_status") else {}
+    status = {
+        name: text(form, name) for name in ("page_status", "component_status") if text(form, name)
+    }
     try:
         data = parse(UpdatePost, {**split, **values, **status})
         update = service.post_update(session, user, key, data, cadence_of(request))
