@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from tocsin.statuspage.drafts import (
     PUBLIC_STATUS_FOR,
     IncidentFacts,
+    affected_names,
+    in_words,
     public_text,
     sentence,
 )
@@ -60,12 +62,7 @@ class UpdateFacts:
 
 
 def affected(facts: UpdateFacts) -> str:
-    names = list(facts.products) or ([facts.service] if facts.service else [])
-    if not names:
-        return "not known yet"
-    if len(names) == 1:
-        return names[0]
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return in_words(affected_names(facts.products, facts.service)) or "not known yet"
 
 
 def _clock(at: datetime, zone: ZoneInfo) -> str:

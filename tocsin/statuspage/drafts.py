@@ -65,13 +65,20 @@ def next_update_time(at: datetime) -> datetime:
     return readable_time(at + NEXT_UPDATE_AFTER)
 
 
-def _affected(facts: IncidentFacts) -> str:
-    names = list(facts.products) or ([facts.service] if facts.service else [])
-    if not names:
-        return "some of our services"
-    if len(names) == 1:
-        return names[0]
+def affected_names(products: tuple[str, ...], service: str | None) -> list[str]:
+    """What customers would call it: the products, else the faulty service."""
+    return list(products) or ([service] if service else [])
+
+
+def in_words(names: list[str]) -> str:
+    """ "A", "A and B", "A, B and C"."""
+    if len(names) <= 1:
+        return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _affected(facts: IncidentFacts) -> str:
+    return in_words(affected_names(facts.products, facts.service)) or "some of our services"
 
 
 def sentence(text: str) -> str:

@@ -25,7 +25,7 @@ from tocsin.deps import DbSession, current_user
 from tocsin.errors import NotFound, TocsinError
 from tocsin.schemas import Email
 from tocsin.statuspage import service, subscribers, workflow
-from tocsin.statuspage.models import StatusPage
+from tocsin.statuspage.models import StatusPage, Subscriber
 from tocsin.web.forms import FormBody, parse, text
 from tocsin.web.templating import render
 
@@ -145,6 +145,26 @@ def _gone(request: Request, session: Session, page: StatusPage, gone: NotFound) 
     return _answer(request, "subscription.html", context, 404)
 
 
+def _subscription(
+    request: Request,
+    session: Session,
+    page: StatusPage,
+    subscriber: Subscriber,
+    action: str,
+    *,
+    done: bool,
+) -> Response:
+    """The page behind a mailed link: whom it is for, what they follow, and its button."""
+    context = {
+        **_frame(session, page),
+        "subscriber": subscriber,
+        "follows": subscribers.component_names(session, subscriber),
+        "action": action,
+        "done": done,
+    }
+    return _answer(request, "subscription.html", context)
+
+
 @router.get("/status/{slug}/subscriptions/{token}/confirm", response_class=HTMLResponse)
 def confirm_page(
     slug: SlugPath, token: TokenPath, request: Request, session: DbSession
@@ -154,14 +174,9 @@ def confirm_page(
         subscriber = subscribers.by_link(session, page, token)
     except NotFound as gone:
         return _gone(request, session, page, gone)
-    context = {
-        **_frame(session, page),
-        "subscriber": subscriber,
-        "follows": subscribers.component_names(session, subscriber),
-        "action": "confirm",
-        "done": subscriber.confirmed_at is not None,
-    }
-    return _answer(request, "subscription.html", context)
+    return _subscription(
+        request, session, page, subscriber, "confirm", done=subscriber.confirmed_at is not None
+    )
 
 
 @router.post("/status/{slug}/subscriptions/{token}/confirm", response_class=HTMLResponse)
@@ -171,14 +186,7 @@ def confirm(slug: SlugPath, token: TokenPath, request: Request, session: DbSessi
         subscriber = subscribers.confirm(session, page, token)
     except NotFound as gone:
         return _gone(request, session, page, gone)
-    context = {
-        **_frame(session, page),
-        "subscriber": subscriber,
-        "follows": subscribers.component_names(session, subscriber),
-        "action": "confirm",
-        "done": True,
-    }
-    return _answer(request, "subscription.html", context)
+    return _subscription(request, session, page, subscriber, "confirm", done=True)
 
 
 @router.get("/status/{slug}/subscriptions/{token}/unsubscribe", response_class=HTMLResponse)
@@ -190,14 +198,7 @@ def unsubscribe_page(
         subscriber = subscribers.by_link(session, page, token)
     except NotFound as gone:
         return _gone(request, session, page, gone)
-    context = {
-        **_frame(session, page),
-        "subscriber": subscriber,
-        "follows": subscribers.component_names(session, subscriber),
-        "action": "unsubscribe",
-        "done": False,
-    }
-    return _answer(request, "subscription.html", context)
+    return _subscription(request, session, page, subscriber, "unsubscribe", done=False)
 
 
 @router.post("/status/{slug}/subscriptions/{token}/unsubscribe", response_class=HTMLResponse)
