@@ -587,6 +587,41 @@ def test_a_test_alert_through_the_api(api_as, admin, setup):
     assert api.post("/api/v1/integrations/999/test-alert", json={}).status_code == 404
 
 
+def test_an_integration_is_renamed_and_its_limits_changed_in_place(ada, setup, db, admin):
+    service_id = setup.services["payments"]
+    integration_id = setup.integrations["payments"]
+    edit = f"/services/{service_id}/alerting/integrations/{integration_id}"
+    assert edit in Page(ada.get(f"/services/{service_id}/alerting").text).post_actions()
+
+    saved = ada.post(edit, {"name": "Prometheus EU", "rate_limit_per_minute": "120"})
+    assert flash_text(saved.text) == "ok|Prometheus EU is saved."
+    assert "120 events a minute" in saved.text and "Prometheus EU" in saved.text
+
+    refused = ada.post(edit, {"name": "Prometheus EU", "rate_limit_per_minute": "0"})
+    assert flash_text(refused.text).startswith("error|")
+    assert "120 events a minute" in refused.text  # nothing half-written
+
+    with db.begin() as session:
+        actor = session.get(User, admin.id)
+        data = IntegrationCreate(
+            service_id=service_id,
+            name="nightly backup",
+            kind="heartbeat",
+            heartbeat_interval_seconds=3600,
+        )
+        beat = alerts.create_integration(session, actor, data)[0].id
+    ada.post(
+        f"/services/{service_id}/alerting/integrations/{beat}",
+        {"name": "nightly backup", "heartbeat_interval": "90", "heartbeat_grace": "15"},
+    )
+    with db.begin() as session:
+        changed = session.get(Integration, beat)
+        assert (changed.heartbeat_interval_seconds, changed.heartbeat_grace_seconds) == (
+            90 * 60,
+            15 * 60,
+        )
+
+
 def test_rules_save_show_and_clear(ada, setup):
     service_id = setup.services["payments"]
     page = ada.get(f"/services/{service_id}/alerting").text
@@ -709,6 +744,10 @@ def test_only_the_owning_team_and_admins_configure_a_service(web_as, make_user, 
         ),
         (f"/services/{payments}/alerting/integrations/{setup.integrations['payments']}/rotate", {}),
         (f"/services/{payments}/alerting/integrations/{setup.integrations['payments']}/test", {}),
+        (
+            f"/services/{payments}/alerting/integrations/{setup.integrations['payments']}",
+            {"name": "Mine", "rate_limit_per_minute": "5"},
+        ),
     ):
         refused = outsider.post(url, form)
         assert refused.status_code == 200, (url, refused.text)

@@ -74,9 +74,15 @@ def get_integration(integration_id: IdPath, user: CurrentUser, session: DbSessio
     "/integrations/{integration_id}", response_model=IntegrationOut, tags=["integrations"]
 )
 def update_integration(
-    integration_id: IdPath, body: IntegrationUpdate, user: CurrentUser, session: DbSession
+    integration_id: IdPath,
+    body: IntegrationUpdate,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
 ) -> object:
-    return service.update_integration(session, user, integration_id, body)
+    integration = service.update_integration(session, user, integration_id, body)
+    request.app.state.integrations.forget()  # a new rate limit applies at once
+    return integration
 
 
 @router.post(

@@ -20,6 +20,7 @@ from tocsin.alerts.schemas import (
     AttachToIncident,
     DeclareFromAlert,
     IntegrationCreate,
+    IntegrationUpdate,
     MaintenanceCreate,
     RulesReplace,
     TestAlertIn,
@@ -528,6 +529,40 @@ def rotate_key(
         "Copy the new key now: it is shown only this once."
     )
     return _showing_key(request, service_id, integration, key, message)
+
+
+@router.post("/services/{service_id}/alerting/integrations/{integration_id}")
+def update_integration(
+    service_id: IdPath,
+    integration_id: IdPath,
+    request: Request,
+    form: FormBody,
+    user: CurrentUser,
+    session: DbSession,
+) -> Response:
+    def act() -> str:
+        integration = _integration_of(session, service_id, integration_id)
+        values: dict[str, Any] = {"name": text(form, "name")}
+        if integration.kind == IntegrationKind.HEARTBEAT.value:
+            interval = _minutes(form, "heartbeat_interval", "Heartbeat interval", 1, 7 * 24 * 60)
+            if interval is None:
+                raise InvalidInput(
+                    "A heartbeat needs an interval: how often the job pings.",
+                    field="heartbeat_interval",
+                )
+            values["heartbeat_interval_seconds"] = interval
+            values["heartbeat_grace_seconds"] = (
+                _minutes(form, "heartbeat_grace", "Grace", 0, 24 * 60) or 0
+            )
+        else:
+            values["rate_limit_per_minute"] = text(form, "rate_limit_per_minute").strip() or None
+        changed = service.update_integration(
+            session, user, integration_id, parse(IntegrationUpdate, values)
+        )
+        request.app.state.integrations.forget()  # a new rate limit applies at once
+        return f"{changed.name} is saved."
+
+    return _on_service(service_id, act)
 
 
 @router.post("/services/{service_id}/alerting/integrations/{integration_id}/test")
