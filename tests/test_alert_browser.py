@@ -10,13 +10,23 @@ test-artifacts/.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.alerting import run_engine
-from tests.conftest import ARTIFACTS, PASSWORD
+from tests.browsing import (  # noqa: F401  (the *_fixture names are fixtures)
+    BROWSER_MARKS,
+    DESKTOP,
+    PHONE,
+    assert_fits,
+    browser_fixture,
+    expect,
+    flash,
+    log_in,
+    one_database_fixture,
+    open_page_fixture,
+    shoot,
+)
 from tests.live_server import live_server  # noqa: F401  (a fixture)
 from tocsin.alerts import service as alerts
 from tocsin.alerts.events import Action, AlertEvent, AlertSeverity
@@ -28,91 +38,7 @@ from tocsin.auth.schemas import TeamCreate
 from tocsin.catalogue import service as catalogue
 from tocsin.catalogue.schemas import ServiceCreate
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt install chromium)"
-    ),
-]
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def one_database(db) -> None:
-    """The browser journeys show the pages; the view tests cover both databases."""
-    if not db.is_sqlite:
-        pytest.skip("browser journeys run on SQLite only; the pages are the same on PostgreSQL")
-
-
-@pytest.fixture
-def open_page(browser, live_server):  # noqa: F811
-    """A fresh browser context (its own cookies) at a viewport; closed after the test."""
-    contexts = []
-
-    def open_at(viewport: dict[str, int] = DESKTOP, phone: bool = False):
-        context = browser.new_context(
-            viewport=viewport,
-            is_mobile=phone,
-            has_touch=phone,
-            base_url=live_server.url,
-            color_scheme="light",
-        )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_at
-    for context in contexts:
-        context.close()
-
-
-def log_in(page, user: User, then: str) -> None:
-    page.goto(then)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(re.escape(then) + "$"))
-
-
-def shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def assert_fits(page, width: int) -> None:
-    """Nothing scrolls sideways."""
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide on a {width}px screen"
-
-
-def flash(page):
-    return page.locator(".flash")
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture

@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from tests.conftest import ARTIFACTS
-from tests.live_server import live_server  # noqa: F401  (a fixture)
-from tests.test_statuspage_browser import (  # noqa: F401  (fixtures)
-    CHROMIUM,
+from tests.browsing import (  # noqa: F401  (the *_fixture names are fixtures)
+    BROWSER_MARKS,
     DESKTOP,
     PHONE,
     assert_fits,
-    browser,
+    browser_fixture,
     expect,
+    flash,
     log_in,
-    one_database,
-    open_page,
+    one_database_fixture,
+    open_page_fixture,
     shoot,
 )
+from tests.conftest import ARTIFACTS
+from tests.live_server import live_server  # noqa: F401  (a fixture)
 from tocsin.catalogue import service as catalogue
 from tocsin.catalogue.schemas import ProductCreate, ServiceCreate
 from tocsin.incidents import service as incidents
@@ -30,10 +29,7 @@ from tocsin.incidents.schemas import IncidentCreate, RolesChange
 from tocsin.statuspage import service as statuspage
 from tocsin.statuspage.schemas import ComponentCreate, PageCreate
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def test_the_communications_manager_sends_an_update_from_a_phone(
@@ -41,8 +37,8 @@ def test_the_communications_manager_sends_an_update_from_a_phone(
     admin,
     make_user,
     clock,
-    one_database,  # noqa: F811
-    open_page,  # noqa: F811
+    one_database,
+    open_page,
 ):
     im, cm = make_user(name="Ines Manager"), make_user(name="Cora Comms")
     with db.begin() as session:

@@ -10,15 +10,24 @@ test-artifacts/.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTIFACTS, PASSWORD
+from tests.browsing import (  # noqa: F401  (the *_fixture names are fixtures)
+    BROWSER_MARKS,
+    DESKTOP,
+    PHONE,
+    assert_fits,
+    browser_fixture,
+    expect,
+    flash,
+    log_in,
+    one_database_fixture,
+    open_page_fixture,
+    shoot,
+)
 from tests.live_server import live_server  # noqa: F401  (a fixture)
-from tocsin.auth.models import User
 from tocsin.catalogue import service as catalogue
 from tocsin.catalogue.schemas import ProductCreate, ServiceCreate
 from tocsin.incidents import service as incidents
@@ -35,85 +44,9 @@ from tocsin.statuspage.schemas import (
     UpdatePost,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DASH = "\N{EN DASH}"  # between a status and its message
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt install chromium)"
-    ),
-]
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def one_database(db) -> None:
-    if not db.is_sqlite:
-        pytest.skip("browser journeys run on SQLite only; the pages are the same on PostgreSQL")
-
-
-@pytest.fixture
-def open_page(browser, live_server):  # noqa: F811
-    contexts = []
-
-    def open_at(viewport: dict[str, int] = DESKTOP, phone: bool = False):
-        context = browser.new_context(
-            viewport=viewport,
-            is_mobile=phone,
-            has_touch=phone,
-            base_url=live_server.url,
-            color_scheme="light",
-        )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_at
-    for context in contexts:
-        context.close()
-
-
-def shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def assert_fits(page, width: int) -> None:
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide on a {width}px screen"
-
-
-def log_in(page, user: User, then: str) -> None:
-    page.goto(then)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(re.escape(then) + "$"))
+pytestmark = BROWSER_MARKS
 
 
 # ---------------------------------------------------------------- a page with a history
