@@ -79,6 +79,20 @@ AUTOMATIC_END_BODY = "The scheduled maintenance has been completed."
 # ---------------------------------------------------------------- pages
 
 
+def _page_changed(
+    session: Session,
+    actor: User,
+    page: StatusPage,
+    action: str,
+    summary: str,
+    details: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """An admin's change to a page: in the audit log, and its cached documents made stale."""
+    audit.record(session, actor.id, action, "status_page", page.id, summary, details)
+    changes.page_changed(session, page.id, at or now())
+
+
 def list_pages(session: Session) -> list[StatusPage]:
     return list(session.scalars(select(StatusPage).order_by(StatusPage.name, StatusPage.id)))
 
@@ -216,15 +230,14 @@ def create_group(session: Session, actor: User, page_id: int, data: GroupCreate)
     )
     session.add(group)
     session.flush()
-    audit.record(
+    _page_changed(
         session,
-        actor.id,
+        actor,
+        page,
         "status_page.group_created",
-        "status_page",
-        page.id,
         f"Component group {group.name} added to {page.name}",
+        at=at,
     )
-    changes.page_changed(session, page.id, at)
     session.commit()
     return group
 
@@ -240,16 +253,15 @@ def update_group(
         setattr(group, name, value)
     at = now()
     group.updated_at = at
-    audit.record(
+    _page_changed(
         session,
-        actor.id,
+        actor,
+        page,
         "status_page.group_updated",
-        "status_page",
-        page.id,
         f"Component group {group.name} on {page.name} changed",
         changed,
+        at=at,
     )
-    changes.page_changed(session, page.id, at)
     session.commit()
     return group
 
@@ -341,15 +353,14 @@ def create_component(
     session.add(component)
     session.flush()
     session.add(ComponentChange(component_id=component.id, status=component.status, at=at))
-    audit.record(
+    _page_changed(
         session,
-        actor.id,
+        actor,
+        page,
         "status_page.component_created",
-        "status_page",
-        page.id,
         f"Component {component.name} added to {page.name}",
+        at=at,
     )
-    changes.page_changed(session, page.id, at)
     session.commit()
     return component
 
@@ -387,16 +398,15 @@ def update_component(
     if not details:
         return component
     component.updated_at = at
-    audit.record(
+    _page_changed(
         session,
-        actor.id,
+        actor,
+        page,
         "status_page.component_updated",
-        "status_page",
-        page.id,
         f"Component {component.name} on {page.name} changed",
         details,
+        at=at,
     )
-    changes.page_changed(session, page.id, at)
     session.commit()
     return component
 
@@ -628,16 +638,15 @@ def create_incident(
     session.flush()
     if on_timeline:
         _record_on_timeline(session, page, incident, update, actor, changed, first=True)
-    audit.record(
+    _page_changed(
         session,
-        actor.id,
+        actor,
+        page,
         "status_page.incident_created",
-        "status_page",
-        page.id,
         f"Published “{incident.name}” ({incident.impact}) on {page.name}",
         {"public_incident": incident.code, "incident": linked.key if linked else None},
+        at=at,
     )
-    changes.page_changed(session, page.id, at)
     subscribers.incident_updated(session, page, incident, update)
     if commit:
         session.commit()
@@ -679,16 +688,15 @@ def post_update(
     session.flush()
     if on_timeline:
         _record_on_timeline(session, page, incident, update, actor, changed, first=False)
-    audit.record(
+    _page_changed(
         session,
-        actor.id,
+        actor,
+        page,
         "status_page.incident_updated",
-        "status_page",
-        page.id,
         f"Update on “{incident.name}” ({update.status}) on {page.name}",
         {"public_incident": incident.code, "components": changed},
+        at=at,
     )
-    changes.page_changed(session, page.id, at)
     subscribers.incident_updated(session, page, incident, update)
     if commit:
         session.commit()
@@ -728,16 +736,15 @@ def edit_incident(
         setattr(incident, name, value)
     at = now()
     incident.updated_at = at
-    audit.record(
+    _page_changed(
         session,
-        actor.id,
+        actor,
+        page,
         "status_page.incident_edited",
-        "status_page",
-        page.id,
         f"Public incident “{incident.name}” on {page.name} edited",
         changed,
+        at=at,
     )
-    changes.page_changed(session, page.id, at)
     session.commit()
     return incident
 
@@ -869,20 +876,19 @@ def create_maintenance(
         )
     )
     session.flush()
-    audit.record(
+    _page_changed(
         session,
-        actor.id,
+        actor,
+        page,
         "status_page.maintenance_created",
-        "status_page",
-        page.id,
         f"Maintenance “{maintenance.name}” scheduled on {page.name}",
         {
             "maintenance": maintenance.code,
             "scheduled_for": maintenance.scheduled_for.isoformat(),
             "scheduled_until": maintenance.scheduled_until.isoformat(),
         },
+        at=at,
     )
-    changes.page_changed(session, page.id, at)
     session.commit()
     return maintenance
 
@@ -909,16 +915,15 @@ def edit_maintenance(
         maintenance.reminded_at = None  # a new start deserves a new reminder
     at = now()
     maintenance.updated_at = at
-    audit.record(
+    _page_changed(
         session,
-        actor.id,
+        actor,
+        page,
         "status_page.maintenance_edited",
-        "status_page",
-        page.id,
         f"Maintenance “{maintenance.name}” on {page.name} changed",
         data.model_dump(exclude_unset=True, mode="json"),
+        at=at,
     )
-    changes.page_changed(session, page.id, at)
     session.commit()
     return maintenance
 
