@@ -35,7 +35,7 @@ from tocsin.errors import Forbidden, InvalidInput, NotFound, TocsinError
 from tocsin.incidents import service as incidents
 from tocsin.incidents.workflow import SEVERITY_HELP, Severity
 from tocsin.web.forms import FormBody, local_datetime, parse, text
-from tocsin.web.templating import local_input_value, redirect, render
+from tocsin.web.templating import act_and_return, local_input_value, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -195,11 +195,7 @@ def escalate(
 
 def _on_alert(alert_id: int, action: Callable[[], str]) -> Response:
     """Runs one form action and returns to the alert page with what happened."""
-    try:
-        message = action()
-    except TocsinError as refused:
-        return redirect(_alert_page(alert_id), f"error|{refused.message}")
-    return redirect(_alert_page(alert_id), f"ok|{message}")
+    return act_and_return(_alert_page(alert_id), action)
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
@@ -433,11 +429,7 @@ def alerting_page(
 
 def _on_service(service_id: int, action: Callable[[], str]) -> Response:
     """Runs one set-up action and returns to the alerting page with what happened."""
-    try:
-        message = action()
-    except TocsinError as refused:
-        return redirect(_alerting_page(service_id), f"error|{refused.message}")
-    return redirect(_alerting_page(service_id), f"ok|{message}")
+    return act_and_return(_alerting_page(service_id), action)
 
 
 def _showing_key(

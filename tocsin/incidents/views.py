@@ -35,7 +35,7 @@ from tocsin.incidents.workflow import (
 from tocsin.paging.schemas import PageRequest
 from tocsin.web.forms import FormBody, ids, local_datetime, optional_id, parse, text
 from tocsin.web.page_sections import context_for
-from tocsin.web.templating import local_input_value, redirect, render
+from tocsin.web.templating import act_and_return, local_input_value, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -193,11 +193,7 @@ def incident_page(
 
 def _act(key: str, form: FormData, action: Any) -> Response:
     """Runs one form action and returns to the incident page with what happened."""
-    try:
-        message = action(form)
-    except TocsinError as refused:
-        return redirect(_page_of(key), f"error|{refused.message}")
-    return redirect(_page_of(key), f"ok|{message}")
+    return act_and_return(_page_of(key), lambda: action(form))
 
 
 @router.post("/incidents/{key}/status")

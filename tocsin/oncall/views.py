@@ -33,7 +33,7 @@ from tocsin.oncall.schemas import (
     ServicePolicySet,
 )
 from tocsin.web.forms import FormBody, ids, local_datetime, optional_id, parse, text
-from tocsin.web.templating import local_input_value, redirect, render
+from tocsin.web.templating import act_and_return, local_input_value, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -95,12 +95,7 @@ def _zone(user: User) -> ZoneInfo:
 
 
 def _act(page: str, action: Callable[[], str]) -> Response:
-    """Runs one form action and returns to `page` with what happened."""
-    try:
-        message = action()
-    except TocsinError as refused:
-        return redirect(page, f"error|{refused.message}")
-    return redirect(page, f"ok|{message}")
+    return act_and_return(page, action)
 
 
 def _schedule_page(schedule_id: int) -> str:

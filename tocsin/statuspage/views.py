@@ -37,7 +37,7 @@ from tocsin.statuspage.schemas import (
 )
 from tocsin.statuspage.workflow import ComponentStatus, IncidentStatus, MaintenanceStatus
 from tocsin.web.forms import FormBody, local_datetime, optional_id, parse, text
-from tocsin.web.templating import local_input_value, redirect, render
+from tocsin.web.templating import act_and_return, local_input_value, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -177,11 +177,7 @@ def page_admin(
 
 def _act(page_id: int, action: Any, anchor: str = "") -> Response:
     """Runs one form action and returns to the page's admin view with what happened."""
-    try:
-        message = action()
-    except TocsinError as refused:
-        return redirect(_admin_page(page_id) + anchor, f"error|{refused.message}")
-    return redirect(_admin_page(page_id) + anchor, f"ok|{message}")
+    return act_and_return(_admin_page(page_id) + anchor, action)
 
 
 @router.post("/status-pages/{page_id}")
@@ -435,12 +431,7 @@ def incident_admin(
 
 
 def _incident_act(page_id: int, incident_id: int, action: Any) -> Response:
-    target = f"/status-pages/{page_id}/incidents/{incident_id}"
-    try:
-        message = action()
-    except TocsinError as refused:
-        return redirect(target, f"error|{refused.message}")
-    return redirect(target, f"ok|{message}")
+    return act_and_return(f"/status-pages/{page_id}/incidents/{incident_id}", action)
 
 
 @router.post("/status-pages/{page_id}/incidents/{incident_id}/updates")
@@ -592,12 +583,7 @@ def maintenance_admin(
 
 
 def _maintenance_act(page_id: int, maintenance_id: int, action: Any) -> Response:
-    target = f"/status-pages/{page_id}/maintenances/{maintenance_id}"
-    try:
-        message = action()
-    except TocsinError as refused:
-        return redirect(target, f"error|{refused.message}")
-    return redirect(target, f"ok|{message}")
+    return act_and_return(f"/status-pages/{page_id}/maintenances/{maintenance_id}", action)
 
 
 @router.post("/status-pages/{page_id}/maintenances/{maintenance_id}/updates")

@@ -6,6 +6,7 @@ Each domain keeps its templates in its own `templates/` folder, reached as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 
 from tocsin.db import now
+from tocsin.errors import TocsinError
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = ("auth", "catalogue", "incidents", "alerts", "paging", "statuspage", "oncall", "comms")
@@ -123,6 +125,15 @@ def redirect(url: str, flash: str = "") -> RedirectResponse:
     if flash:
         response.set_cookie(FLASH_COOKIE, quote(flash), max_age=60, httponly=True, samesite="lax")
     return response
+
+
+def act_and_return(url: str, action: Callable[[], str]) -> RedirectResponse:
+    """Runs one form action and returns to `url` saying what happened, or why it was refused."""
+    try:
+        message = action()
+    except TocsinError as refused:
+        return redirect(url, f"error|{refused.message}")
+    return redirect(url, f"ok|{message}")
 
 
 def render_error_page(request: Request, status: int, message: str) -> HTMLResponse:
