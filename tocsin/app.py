@@ -38,6 +38,7 @@ from tocsin.oncall import api as oncall_api
 from tocsin.oncall import views as oncall_views
 from tocsin.paging import api as paging_api
 from tocsin.paging import views as paging_views
+from tocsin.reports import api as reports_api
 from tocsin.statuspage import api as statuspage_api
 from tocsin.statuspage import public as statuspage_public
 from tocsin.statuspage import subscribers as statuspage_subscribers
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
     app.include_router(health.router)
+    app.include_router(reports_api.router)
     app.include_router(alert_receivers.router)
     api_routers = (
         auth_api.router,

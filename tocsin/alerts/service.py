@@ -796,6 +796,21 @@ def unrouted_alerts(session: Session, limit: int) -> list[Alert]:
     return list(session.scalars(query))
 
 
+def open_alert_counts(session: Session) -> dict[tuple[str, str], int]:
+    """Alerts not yet resolved, by (status, severity), for the operator's metrics."""
+    query = (
+        select(Alert.status, Alert.severity, func.count())
+        .where(text("alerts.status <> 'resolved'"))  # literal: the open-alert index's predicate
+        .group_by(Alert.status, Alert.severity)
+    )
+    return {(status, severity): n for status, severity, n in session.execute(query)}
+
+
+def oldest_unrouted(session: Session) -> datetime | None:
+    """When the longest-waiting alert arrived that the router has not yet handled."""
+    return session.scalar(select(func.min(Alert.first_seen_at)).where(Alert.routed_at.is_(None)))
+
+
 # ---------------------------------------------------------------- heartbeats
 
 
@@ -829,6 +844,15 @@ def silent_heartbeats(session: Session, at: datetime, limit: int) -> list[Integr
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Integration)
     return list(session.scalars(query))
+
+
+def oldest_silent_heartbeat(session: Session, at: datetime) -> datetime | None:
+    """The deadline of the heartbeat that went quiet longest ago and is not yet alerted on."""
+    return session.scalar(
+        select(func.min(Integration.heartbeat_due_at)).where(
+            Integration.kind == IntegrationKind.HEARTBEAT.value, Integration.heartbeat_due_at <= at
+        )
+    )
 
 
 def raise_missed_heartbeat(session: Session, integration: Integration, at: datetime) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, or_, select, true, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
@@ -56,6 +56,16 @@ def can_see(session: Session, actor: User, incident: Incident) -> bool:
     if actor.is_admin or not incident.restricted:
         return True
     return session.get(IncidentParticipant, (incident.id, actor.id)) is not None
+
+
+def active_counts(session: Session, actor: User) -> dict[tuple[str, str], int]:
+    """Incidents not yet resolved that `actor` may see, by (severity, status)."""
+    query = (
+        select(Incident.severity, Incident.status, func.count())
+        .where(Incident.status.in_(sorted(workflow.ACTIVE_STATUSES)), _visible_to(actor))
+        .group_by(Incident.severity, Incident.status)
+    )
+    return {(severity, status): n for severity, status, n in session.execute(query)}
 
 
 def parse_key(key: str) -> int | None:

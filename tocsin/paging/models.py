@@ -127,6 +127,13 @@ class Notification(Base):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
+        # The unsent few, counted for /metrics without reading every sent notification.
+        Index(
+            "ix_notifications_unsent",
+            "status",
+            sqlite_where=text("status IN ('pending', 'sending', 'failed')"),
+            postgresql_where=text("status IN ('pending', 'sending', 'failed')"),
+        ),
         Index("ix_notifications_page_id", "page_id"),
         Index("ix_notifications_user_id_id", "user_id", "id"),
     )

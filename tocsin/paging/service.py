@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from tocsin.auth import secrets
@@ -359,6 +359,22 @@ def due_pages(session: Session, at: datetime, limit: int) -> list[Page]:
     return list(session.scalars(query))
 
 
+def oldest_due_step(session: Session, at: datetime) -> datetime | None:
+    """When the most overdue escalation step fell due; None when none waits."""
+    return session.scalar(
+        select(func.min(Page.next_step_at)).where(
+            Page.status == PageStatus.ACTIVE.value, Page.next_step_at <= at
+        )
+    )
+
+
+def active_page_count(session: Session) -> int:
+    """Pages still escalating: nobody has acknowledged them yet."""
+    return session.scalar(
+        select(func.count()).select_from(Page).where(Page.status == PageStatus.ACTIVE.value)
+    )
+
+
 def run_step(session: Session, page: Page, at: datetime, base_url: str) -> None:
     """Fires the due level of `page`: whom to page, their notifications, the next step.
 
@@ -662,6 +678,55 @@ class Delivery:
     body: str
     data: dict[str, Any]
     attempts: int
+
+
+# Literal, so that both databases read it from the index with the same predicate (0010).
+UNSENT = text("notifications.status IN ('pending', 'sending', 'failed')")
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    """The outbox as an operator watches it: waiting, being sent, retrying, given up."""
+
+    pending: int = 0
+    sending: int = 0
+    failed: int = 0
+    retrying: int = 0  # pending after at least one failed attempt
+
+
+def outbox_counts(session: Session) -> OutboxCounts:
+    query = (
+        select(
+            Notification.status,
+            func.count(),
+            func.sum(case((Notification.attempts > 0, 1), else_=0)),
+        )
+        .where(UNSENT)
+        .group_by(Notification.status)
+    )
+    counts = {status: (n, retried or 0) for status, n, retried in session.execute(query)}
+    pending, retrying = counts.get(DeliveryStatus.PENDING.value, (0, 0))
+    return OutboxCounts(
+        pending=pending,
+        sending=counts.get(DeliveryStatus.SENDING.value, (0, 0))[0],
+        failed=counts.get(DeliveryStatus.FAILED.value, (0, 0))[0],
+        retrying=retrying,
+    )
+
+
+def oldest_due_delivery(session: Session, at: datetime) -> datetime | None:
+    """When the longest-waiting due notification fell due (or its sender's lease ran out)."""
+    pending = session.scalar(
+        select(func.min(Notification.due_at)).where(
+            Notification.status == DeliveryStatus.PENDING.value, Notification.due_at <= at
+        )
+    )
+    abandoned = session.scalar(
+        select(func.min(Notification.lease_until)).where(
+            Notification.status == DeliveryStatus.SENDING.value, Notification.lease_until <= at
+        )
+    )
+    return min((t for t in (pending, abandoned) if t is not None), default=None)
 
 
 def claim_deliveries(

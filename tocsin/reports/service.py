@@ -1,0 +1,39 @@
+"""Reads the figures the reports show; nothing here writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from tocsin import __version__
+from tocsin.alerts import service as alerts
+from tocsin.auth.models import Role, User
+from tocsin.auth.permissions import require_role
+from tocsin.incidents import service as incidents
+from tocsin.paging import service as paging
+from tocsin.reports.schemas import EngineBacklog, OperationsSnapshot
+
+
+def operations_snapshot(session: Session, actor: User, at: datetime) -> OperationsSnapshot:
+    """What the team running Tocsin watches: open work, the outbox, and whether the engine
+    keeps up. Read from the database, so every server process answers the same."""
+    require_role(actor, Role.VIEWER, "read Tocsin's metrics")
+    return OperationsSnapshot(
+        version=__version__,
+        database=session.bind.dialect.name,
+        open_alerts=alerts.open_alert_counts(session),
+        active_incidents=incidents.active_counts(session, actor),
+        active_pages=paging.active_page_count(session),
+        outbox=paging.outbox_counts(session),
+        backlog=EngineBacklog(
+            alert_routing=_waited(alerts.oldest_unrouted(session), at),
+            escalation=_waited(paging.oldest_due_step(session, at), at),
+            delivery=_waited(paging.oldest_due_delivery(session, at), at),
+            heartbeats=_waited(alerts.oldest_silent_heartbeat(session, at), at),
+        ),
+    )
+
+
+def _waited(since: datetime | None, at: datetime) -> float:
+    return 0.0 if since is None else max(0.0, (at - since).total_seconds())
