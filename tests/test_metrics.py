@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
 
 from tests.alerting import make_integration, run_engine
-from tests.conftest import assert_error
+from tests.conftest import assert_error, browser_login
 from tests.test_alerts_ingest import event
 from tocsin.auth.models import Role
 from tocsin.config import Settings
@@ -126,6 +127,46 @@ def test_failing_deliveries_and_stalled_escalation_are_visible(
     assert value(samples, "tocsin_engine_backlog_seconds", work="delivery") == 0
     sent = [n["status"] for n in api_as(bob).get("/api/v1/me/notifications").json()]
     assert sent and set(sent) == {"sent"}  # the retried page, and the rule's reminder since
+
+
+def health_page(app, user) -> str:
+    with TestClient(app) as client:
+        browser_login(client, user)
+        response = client.get("/admin/health", headers={"accept": "text/html"})
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def test_the_health_page_tells_an_admin_the_engine_is_behind_and_which_sends_fail(
+    app, db, clock, api_as, admin, responder, make_user, smtp_server
+):
+    settings = Settings(
+        database_url=db.url, base_url="http://tocsin.test", smtp_url=smtp_server.url
+    )
+    rita = api_as(responder)
+    bob = make_user(Role.RESPONDER, name="Bob Builder", email="bob@example.com")
+    incident = rita.post(
+        "/api/v1/incidents", json={"summary": "Checkout fails", "severity": "SEV1"}
+    ).json()
+    rita.post(
+        f"/api/v1/incidents/{incident['key']}/pages",
+        json={"targets": [{"kind": "user", "id": bob.id}]},
+    )
+    smtp_server.refusing = True
+    run_engine(db, settings)
+    page = health_page(app, admin)
+    assert "The engine is keeping up" in page
+    assert "Bob Builder" in page and "retrying" in page and "451" in page
+
+    clock.advance(minutes=5)  # the retry is due and no engine runs
+    page = health_page(app, admin)
+    assert "The engine is behind:" in page and "sending notifications is waiting" in page
+    assert "4m" in page  # how long the retry has waited
+
+    with TestClient(app) as client:
+        browser_login(client, responder)
+        refused = client.get("/admin/health", headers={"accept": "text/html"})
+    assert refused.status_code == 403
 
 
 def test_a_restricted_incident_is_counted_only_for_those_who_may_see_it(

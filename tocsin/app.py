@@ -39,6 +39,7 @@ from tocsin.oncall import views as oncall_views
 from tocsin.paging import api as paging_api
 from tocsin.paging import views as paging_views
 from tocsin.reports import api as reports_api
+from tocsin.reports import views as reports_views
 from tocsin.statuspage import api as statuspage_api
 from tocsin.statuspage import public as statuspage_public
 from tocsin.statuspage import subscribers as statuspage_subscribers
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         statuspage_views.router,
         statuspage_public.router,
         comms_views.router,
+        reports_views.router,
     ):
         app.include_router(router)
     _add_docs(app)

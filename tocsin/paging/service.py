@@ -714,6 +714,21 @@ def outbox_counts(session: Session) -> OutboxCounts:
     )
 
 
+def delivery_problems(session: Session, limit: int = 25) -> list[Notification]:
+    """Notifications that failed at least once and are not yet sent, newest first."""
+    query = (
+        select(Notification)
+        .where(
+            UNSENT,
+            or_(Notification.status == DeliveryStatus.FAILED.value, Notification.attempts > 0),
+            Notification.status != DeliveryStatus.SENDING.value,
+        )
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def oldest_due_delivery(session: Session, at: datetime) -> datetime | None:
     """When the longest-waiting due notification fell due (or its sender's lease ran out)."""
     pending = session.scalar(

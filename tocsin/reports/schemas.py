@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tocsin.paging.models import Notification
 from tocsin.paging.service import OutboxCounts
 
 
@@ -36,3 +37,14 @@ class OperationsSnapshot:
     active_pages: int = 0
     outbox: OutboxCounts = field(default_factory=OutboxCounts)
     backlog: EngineBacklog = field(default_factory=EngineBacklog)
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """The admin's health page: the snapshot, and the deliveries that went wrong."""
+
+    snapshot: OperationsSnapshot
+    schema_revision: str | None
+    schema_current: bool
+    delivery_problems: list[Notification] = field(default_factory=list)
+    behind_after_seconds: float = 60.0  # when a backlog counts as "behind"

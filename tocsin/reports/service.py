@@ -6,13 +6,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from tocsin import __version__
+from tocsin import __version__, migrations
 from tocsin.alerts import service as alerts
 from tocsin.auth.models import Role, User
-from tocsin.auth.permissions import require_role
+from tocsin.auth.permissions import require_admin, require_role
 from tocsin.incidents import service as incidents
 from tocsin.paging import service as paging
-from tocsin.reports.schemas import EngineBacklog, OperationsSnapshot
+from tocsin.reports.schemas import EngineBacklog, HealthReport, OperationsSnapshot
 
 
 def operations_snapshot(session: Session, actor: User, at: datetime) -> OperationsSnapshot:
@@ -32,6 +32,19 @@ def operations_snapshot(session: Session, actor: User, at: datetime) -> Operatio
             delivery=_waited(paging.oldest_due_delivery(session, at), at),
             heartbeats=_waited(alerts.oldest_silent_heartbeat(session, at), at),
         ),
+    )
+
+
+def health(session: Session, actor: User, at: datetime) -> HealthReport:
+    """The operator's page: whether the engine keeps up and which deliveries went wrong,
+    with addresses and errors, so admins only."""
+    require_admin(actor, "see Tocsin's health")
+    current = migrations.current_revision(session.get_bind())
+    return HealthReport(
+        snapshot=operations_snapshot(session, actor, at),
+        schema_revision=current,
+        schema_current=current == migrations.head_revision(),
+        delivery_problems=paging.delivery_problems(session),
     )
 
 

@@ -22,7 +22,17 @@ from tocsin.db import now
 from tocsin.errors import TocsinError
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = ("auth", "catalogue", "incidents", "alerts", "paging", "statuspage", "oncall", "comms")
+DOMAINS = (
+    "auth",
+    "catalogue",
+    "incidents",
+    "alerts",
+    "paging",
+    "statuspage",
+    "oncall",
+    "comms",
+    "reports",
+)
 FLASH_COOKIE = "tocsin_flash"
 FLASH_KINDS = frozenset({"ok", "error", "info"})
 
