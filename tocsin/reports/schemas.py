@@ -16,6 +16,7 @@ class EngineBacklog:
     escalation: float = 0.0
     delivery: float = 0.0
     heartbeats: float = 0.0
+    subscriber_updates: float = 0.0
 
     def items(self) -> list[tuple[str, float]]:
         return [
@@ -23,6 +24,7 @@ class EngineBacklog:
             ("escalation", self.escalation),
             ("delivery", self.delivery),
             ("heartbeats", self.heartbeats),
+            ("subscriber_updates", self.subscriber_updates),
         ]
 
 

@@ -21,6 +21,7 @@ WORK_NAMES = {
     "escalation": "Escalation steps",
     "delivery": "Sending notifications",
     "heartbeats": "Missed heartbeats",
+    "subscriber_updates": "Telling status page subscribers",
 }
 
 

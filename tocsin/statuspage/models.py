@@ -15,7 +15,16 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.db import Base, BigId, UTCDateTime, now
@@ -151,6 +160,15 @@ class IncidentComponent(Base):
 
 class IncidentUpdate(Base):
     __tablename__ = "status_incident_updates"
+    __table_args__ = (
+        # The engine's queue of updates whose subscribers are still to be told.
+        Index(
+            "ix_status_incident_updates_untold",
+            "id",
+            sqlite_where=text("subscribers_told_at IS NULL"),
+            postgresql_where=text("subscribers_told_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     incident_id: Mapped[int] = mapped_column(
@@ -165,6 +183,9 @@ class IncidentUpdate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     display_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Null until the engine has queued the subscribers' notifications (or there were none
+    # to queue): a big page's fan-out never holds up the person posting the update.
+    subscribers_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     affected: Mapped[list[UpdateComponent]] = relationship(
         order_by="UpdateComponent.id", lazy="selectin", cascade="all, delete-orphan"

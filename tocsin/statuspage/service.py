@@ -25,7 +25,7 @@ from tocsin.audit import service as audit
 from tocsin.auth.models import User
 from tocsin.auth.permissions import require_admin, require_responder
 from tocsin.catalogue import service as catalogue
-from tocsin.db import now
+from tocsin.db import now, wake_engines
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
@@ -647,10 +647,19 @@ def create_incident(
         {"public_incident": incident.code, "incident": linked.key if linked else None},
         at=at,
     )
-    subscribers.incident_updated(session, page, incident, update)
+    _tell_subscribers_later(session, update)
     if commit:
         session.commit()
     return incident
+
+
+def _tell_subscribers_later(session: Session, update: IncidentUpdate) -> None:
+    """The engine tells the subscribers (subscribers.tell_about_update): queueing mail for
+    thousands must not hold up, or time out, the update itself."""
+    if update.notify:
+        wake_engines(session)
+    else:
+        update.subscribers_told_at = update.created_at
 
 
 def post_update(
@@ -697,7 +706,7 @@ def post_update(
         {"public_incident": incident.code, "components": changed},
         at=at,
     )
-    subscribers.incident_updated(session, page, incident, update)
+    _tell_subscribers_later(session, update)
     if commit:
         session.commit()
     return update

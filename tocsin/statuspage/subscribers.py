@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -415,6 +415,7 @@ def _queue(
     payload: dict[str, Any] | None = None,
     subject: tuple[str, int] | None = None,
     unsubscribe_header: bool = True,
+    due_at: datetime | None = None,
 ) -> int:
     """One notification per subscriber, each with its own unsubscribe link; once per key.
 
@@ -436,7 +437,8 @@ def _queue(
                 "created_at": at,
             }
         )
-        rows.append(_row(page, mail, token, title, payload, subject, unsubscribe_header))
+        row = _row(page, mail, token, title, payload, subject, unsubscribe_header)
+        rows.append({**row, "due_at": due_at} if due_at else row)
     session.execute(insert(SubscriberLink), links)
     ids = paging.queue_many(session, rows)
     for mail in mails:
@@ -518,9 +520,14 @@ def _component_names(session: Session, page: StatusPage) -> dict[int, str]:
 
 
 def incident_updated(
-    session: Session, page: StatusPage, incident: PublicIncident, update: IncidentUpdate
+    session: Session,
+    page: StatusPage,
+    incident: PublicIncident,
+    update: IncidentUpdate,
+    at: datetime | None = None,
 ) -> int:
-    """Tells subscribers about a new update (the first one too) whose `notify` is set."""
+    """Tells subscribers about a new update (the first one too) whose `notify` is set; the
+    notifications are due at `at` (now by default)."""
     if not update.notify:
         return 0
     affected = {link.component_id for link in incident.components} | {
@@ -558,6 +565,7 @@ def incident_updated(
         title=title,
         payload=payload,
         subject=("status_incident", incident.id),
+        due_at=at,
     )
 
 
@@ -662,6 +670,38 @@ def remind(session: Session, maintenance: Maintenance, at: datetime) -> int:
         key=f"status-maintenance-remind:{maintenance.code}:{stamp}",
         title=f"[{page.name}] Reminder: maintenance starts soon: {maintenance.name}",
         lead="Scheduled maintenance starts within the hour.",
+    )
+
+
+def untold_updates(session: Session, limit: int) -> list[IncidentUpdate]:
+    """Posted updates whose subscribers are not told yet, oldest first, locked so that one
+    worker tells each (the claim and the notifications commit together)."""
+    query = (
+        select(IncidentUpdate)
+        .where(text("status_incident_updates.subscribers_told_at IS NULL"))  # the index's
+        .order_by(IncidentUpdate.id)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=IncidentUpdate)
+    return list(session.scalars(query))
+
+
+def tell_about_update(session: Session, update: IncidentUpdate, at: datetime) -> int:
+    """Queues the notifications of one posted update, in the caller's transaction."""
+    update.subscribers_told_at = at
+    incident = session.get(PublicIncident, update.incident_id)
+    if incident is None:
+        return 0
+    return incident_updated(session, _page(session, incident.page_id), incident, update, at)
+
+
+def oldest_untold(session: Session) -> datetime | None:
+    """When the longest-waiting update was posted whose subscribers are not yet told."""
+    return session.scalar(
+        select(func.min(IncidentUpdate.created_at)).where(
+            text("status_incident_updates.subscribers_told_at IS NULL")
+        )
     )
 
 
