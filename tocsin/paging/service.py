@@ -589,8 +589,19 @@ def queue(
 QUEUE_CHUNK = 500
 
 
+# PostgreSQL: one array parameter, each key probed through the unique index. An IN list of
+# hundreds of parameters gets a generic plan once psycopg prepares it, and before the
+# outbox has statistics that plan scans every row for every key (seconds for 5,000).
+QUEUED_KEYS_PG = text(
+    "SELECT key FROM unnest(CAST(:keys AS text[])) AS key"
+    " WHERE EXISTS (SELECT 1 FROM notifications WHERE idempotency_key = key)"
+)
+
+
 def queued_keys(session: Session, keys: list[str]) -> set[str]:
     """Which of these idempotency keys are in the outbox already."""
+    if session.bind.dialect.name == "postgresql":
+        return set(session.scalars(QUEUED_KEYS_PG, {"keys": keys})) if keys else set()
     taken: set[str] = set()
     for start in range(0, len(keys), QUEUE_CHUNK):
         chunk = keys[start : start + QUEUE_CHUNK]
