@@ -650,7 +650,17 @@ def test_you_change_your_own_name_time_zone_and_password(api_as, responder, brow
     assert_error(rita.patch("/api/v1/me", json={"time_zone": "Mars/Olympus"}), 422, "invalid")
     assert_error(rita.patch("/api/v1/me", json={"password": "short"}), 422, field="password")
 
-    assert rita.patch("/api/v1/me", json={"password": NEW_PASSWORD}).status_code == 200
+    # The current password is needed, and a wrong one changes nothing of the request.
+    for current in ({}, {"current_password": "not-my-password"}):
+        refused = rita.patch("/api/v1/me", json={"password": NEW_PASSWORD, "name": "X", **current})
+        assert_error(refused, 422, field="current_password")
+    assert rita.get("/api/v1/me").json()["name"] == "Rita R."
+    assert submit_login(browser(), responder.email, PASSWORD).status_code == 303
+
+    changed = rita.patch(
+        "/api/v1/me", json={"password": NEW_PASSWORD, "current_password": PASSWORD}
+    )
+    assert changed.status_code == 200
     assert submit_login(browser(), responder.email, PASSWORD).status_code == 401
     assert submit_login(browser(), responder.email, NEW_PASSWORD).status_code == 303
 

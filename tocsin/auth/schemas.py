@@ -45,6 +45,11 @@ class UserUpdate(Input):
     role: Role | None = None
     is_active: bool | None = None
     password: Password | None = None
+    current_password: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Your present password: needed to change your own password.",
+    )
 
 
 class TeamRef(Output):

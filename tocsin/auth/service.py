@@ -131,6 +131,16 @@ def update_user(session: Session, actor: User, user_id: int, data: UserUpdate) -
         raise Forbidden("Only admins can change other users, roles or deactivate accounts.")
     if (
         is_self
+        and data.password is not None
+        and not secrets.verify_password(user.password_hash, data.current_password or "")
+    ):
+        # A login left open or a leaked API token must not be enough to take the account.
+        raise InvalidInput(
+            "To change your password, enter your current one; it did not match.",
+            field="current_password",
+        )
+    if (
+        is_self
         and admin_fields
         and (data.role not in (None, Role.ADMIN) or data.is_active is False)
     ):

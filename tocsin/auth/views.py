@@ -123,6 +123,7 @@ def update_profile(form: FormBody, user: CurrentUser, session: DbSession) -> Res
     values = {"name": text(form, "name"), "time_zone": text(form, "time_zone")}
     if text(form, "password"):
         values["password"] = text(form, "password")
+        values["current_password"] = text(form, "current_password")
     try:
         service.update_user(session, user, user.id, parse(UserUpdate, values))
     except TocsinError as refused:
