@@ -106,6 +106,7 @@ def test_notification_rules_fire_in_turn_until_acknowledged(
     smtp_server,
     webhook_receiver,
     settings_for,
+    client,
 ):
     bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
     as_bob = api_as(bob)
@@ -141,11 +142,49 @@ def test_notification_rules_fire_in_turn_until_acknowledged(
     assert body["subject"] == incident["key"] and body["severity"] == "SEV1"
     assert headers["Idempotency-Key"] == body["idempotency_key"]
 
-    # The page repeats once after five minutes; acknowledging first cancels the rest.
-    rita.post(f"/api/v1/incidents/{incident['key']}/status", json={"status": "fixing"})
+    # The page repeats once after five minutes; Bob acknowledging first cancels the rest.
+    [mail] = smtp_server.to("bob@example.com")
+    acknowledged = client.post(link_in(mail, "Acknowledge").replace("http://tocsin.test", ""))
+    assert acknowledged.status_code == 200
     clock.advance(minutes=10)
     run_engine(db, settings_for(smtp_server))
     assert len(smtp_server.to("bob@example.com")) == 1 and len(webhook_receiver.received) == 1
+
+
+def test_answering_one_page_leaves_the_incident_managers_other_pages_going(
+    db, clock, rita, api_as, make_user, smtp_server, settings_for, client
+):
+    """Rita pages Bob, then asks Maya for help by name. Bob acknowledging his page, and Rita
+    moving the incident to fixing, must not withdraw the request to Maya."""
+    bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
+    maya = make_user(Role.RESPONDER, name="Maya", email="maya@example.com")
+    incident = declare(rita)
+    key = incident["key"]
+    to_bob = rita.post(
+        f"/api/v1/incidents/{key}/pages", json={"targets": [{"kind": "user", "id": bob.id}]}
+    )
+    run_engine(db, settings_for(smtp_server))
+    [bobs_mail] = smtp_server.to("bob@example.com")
+    to_maya = rita.post(
+        f"/api/v1/incidents/{key}/pages",
+        json={"targets": [{"kind": "user", "id": maya.id}], "message": "Need DB eyes"},
+    )
+
+    client.post(link_in(bobs_mail, "Acknowledge").replace("http://tocsin.test", ""))
+    rita.post(f"/api/v1/incidents/{key}/status", json={"status": "fixing"})
+    pages = {p["id"]: p["status"] for p in rita.get(f"/api/v1/incidents/{key}/pages").json()}
+    assert pages == {to_bob.json()["id"]: "acknowledged", to_maya.json()["id"]: "active"}
+    run_engine(db, settings_for(smtp_server))
+    [mayas_mail] = smtp_server.to("maya@example.com")
+    assert "Need DB eyes" in mayas_mail.get_content()
+
+    # Resolving the incident stops every page about it.
+    rita.post(
+        f"/api/v1/incidents/{key}/status",
+        json={"status": "resolved", "resolution_summary": "Fixed"},
+    )
+    statuses = {p["status"] for p in rita.get(f"/api/v1/incidents/{key}/pages").json()}
+    assert statuses == {"acknowledged", "resolved"}
 
 
 def test_a_refusing_mail_server_is_retried_and_the_failure_is_visible(

@@ -896,12 +896,12 @@ def escalate_page(session: Session, actor: User, alert_id: int, page_id: int) ->
     return paging.escalate_now(session, actor, page_id, (SUBJECT, alert_id))
 
 
-def _acknowledge_by_link(session: Session, alert_id: int, user: User) -> None:
-    acknowledge_alert(session, user, alert_id)
+def _acknowledge_by_link(session: Session, page: paging.Page, user: User) -> None:
+    acknowledge_alert(session, user, page.subject_id)
 
 
-def _resolve_by_link(session: Session, alert_id: int, user: User) -> None:
-    resolve_alert(session, user, alert_id)
+def _resolve_by_link(session: Session, page: paging.Page, user: User) -> None:
+    resolve_alert(session, user, page.subject_id)
 
 
 paging.register_subject(

@@ -306,7 +306,8 @@ def take_command(session: Session, actor: User, key: str) -> Incident:
         f"{actor.name} is now the incident manager",
         {"incident_manager": [None, actor.name]},
     )
-    paging.acknowledge_subject(session, SUBJECT, incident.id, actor)
+    # The automatic pages stop; pages someone sent to named people go on until answered.
+    paging.acknowledge_subject(session, SUBJECT, incident.id, actor, include_requested=False)
     session.commit()
     return incident
 
@@ -443,7 +444,9 @@ def change_status(session: Session, actor: User, key: str, change: StatusChange)
     elif current is Status.RESOLVED and target is Status.FIXING:
         message = "Reopened: status changed from resolved to fixing"
     if target is Status.FIXING:
-        paging.acknowledge_subject(session, SUBJECT, incident.id, actor)
+        # Someone is fixing it: the automatic page of the service's on-call has done its
+        # job. Pages the incident manager sent for help go on until their people answer.
+        paging.acknowledge_subject(session, SUBJECT, incident.id, actor, include_requested=False)
     elif target in (Status.RESOLVED, Status.CANCELLED, Status.CLOSED):
         paging.resolve_subject(session, SUBJECT, incident.id, actor)
     _event(
@@ -706,16 +709,17 @@ def page_responders(
     return page
 
 
-def _acknowledge_by_link(session: Session, incident_id: int, user: User) -> None:
-    """'I am on it': stops the paging, and puts the person in command if nobody is."""
-    incident = session.get(Incident, incident_id)
+def _acknowledge_by_link(session: Session, page: paging.Page, user: User) -> None:
+    """'I am on it': stops the page they answered (other pages about the incident go on),
+    and puts the person in command if nobody is."""
+    incident = session.get(Incident, page.subject_id)
     if incident is None:
         raise NotFound("The incident no longer exists.", field="key")
+    paging.acknowledge_page(session, page, user)
     if incident.incident_manager_id is None:
         take_command(session, user, incident.key)
         return
     _join(session, incident, user)
-    paging.acknowledge_subject(session, SUBJECT, incident.id, user)
     session.commit()
 
 

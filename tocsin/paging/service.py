@@ -53,8 +53,9 @@ ACTIONS = ("acknowledge", "resolve")
 class SubjectHandler:
     """How a higher domain acts on its own subject when someone uses a one-click link."""
 
-    acknowledge: Callable[[Session, int, User], None]
-    resolve: Callable[[Session, int, User], None] | None  # None: resolving needs more than a tap
+    # Called with the page whose link was used (its subject_id names the subject).
+    acknowledge: Callable[[Session, Page, User], None]
+    resolve: Callable[[Session, Page, User], None] | None  # None: resolving needs more than a tap
     path: Callable[[int, str], str]  # the subject's page in the web UI, from its id and key
 
 
@@ -273,22 +274,42 @@ def active_pages(session: Session, subject_type: str, subject_id: int) -> list[P
 
 
 def acknowledge_subject(
-    session: Session, subject_type: str, subject_id: int, actor: User | None, by: str = ""
+    session: Session,
+    subject_type: str,
+    subject_id: int,
+    actor: User | None,
+    by: str = "",
+    *,
+    include_requested: bool = True,
 ) -> int:
-    """Stops every escalation about the subject: someone is on it. Adds to the transaction."""
-    moment = now()
+    """Stops the escalations about the subject: someone is on it. Adds to the transaction.
+
+    With `include_requested=False` the pages a person sent (the incident manager asking
+    the database on-call for help) go on until one of their own recipients answers."""
     pages = active_pages(session, subject_type, subject_id)
+    if not include_requested:
+        pages = [page for page in pages if page.created_by_id is None]
     for page in pages:
-        _end(session, page, PageStatus.ACKNOWLEDGED, actor, moment)
-        _mark(
-            session,
-            page,
-            "page_acknowledged",
-            f"Paging stopped: acknowledged by {by or (actor.name if actor else 'the sender')}",
-            actor.id if actor else None,
-            moment,
-        )
+        acknowledge_page(session, page, actor, by)
     return len(pages)
+
+
+def acknowledge_page(session: Session, page: Page, actor: User | None, by: str = "") -> bool:
+    """Stops one escalation (its pending notifications are cancelled); False when it had
+    already stopped. Adds to the caller's transaction."""
+    if page.status not in (PageStatus.ACTIVE.value, PageStatus.EXHAUSTED.value):
+        return False
+    moment = now()
+    _end(session, page, PageStatus.ACKNOWLEDGED, actor, moment)
+    _mark(
+        session,
+        page,
+        "page_acknowledged",
+        f"Paging stopped: acknowledged by {by or (actor.name if actor else 'the sender')}",
+        actor.id if actor else None,
+        moment,
+    )
+    return True
 
 
 def resolve_subject(
@@ -532,7 +553,7 @@ def use_action_link(session: Session, token: str) -> ActionLink:
     if act is None:
         raise Conflict("Resolving this needs a few words; open it in Tocsin.", code="open_it")
     link.used_at = now()
-    act(session, link.page.subject_id, link.user)
+    act(session, link.page, link.user)
     session.commit()
     return link
 
