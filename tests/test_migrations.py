@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from alembic import command
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from tests.conftest import assert_error
+from tests.statuspage_world import build_page, publish
 from tocsin import migrations
 from tocsin.app import create_app
+from tocsin.auth import service as auth
+from tocsin.auth.models import Role
+from tocsin.auth.schemas import UserCreate
 from tocsin.config import Settings
 from tocsin.db import Database
 
@@ -43,4 +48,32 @@ def test_migrations_go_down_and_up_again(tmp_path):
     migrations.upgrade(url)
     database = Database(url)
     assert migrations.current_revision(database.engine) == migrations.head_revision()
+    database.dispose()
+
+
+def test_going_down_from_the_subscriber_fanout_keeps_every_status_update(tmp_path):
+    """On SQLite a rebuilt table would cascade its deletion to the rows that point at it."""
+    url = f"sqlite:///{tmp_path / 'keep.db'}"
+    migrations.upgrade(url)
+    database = Database(url)
+    with database.begin() as session:
+        admin, _ = auth.create_user(
+            session, None, UserCreate(email="a@example.com", name="Ada", role=Role.ADMIN)
+        )
+    world = build_page(database, admin)
+    publish(database, admin, world, "API errors", {world.api: "major_outage"})
+
+    def rows() -> tuple[int, int]:
+        with database.engine.connect() as connection:
+            return (
+                connection.scalar(text("SELECT count(*) FROM status_incident_updates")),
+                connection.scalar(text("SELECT count(*) FROM status_update_components")),
+            )
+
+    before = rows()
+    assert before == (1, 1)
+    command.downgrade(migrations.alembic_config(url), "0010")
+    assert rows() == before
+    migrations.upgrade(url)
+    assert rows() == before
     database.dispose()

@@ -27,7 +27,7 @@ from tocsin.paging.models import Notification
 from tocsin.statuspage import service as statuspage
 from tocsin.statuspage import subscribers
 from tocsin.statuspage.models import StatusPage, Subscriber
-from tocsin.statuspage.schemas import MaintenanceCreate
+from tocsin.statuspage.schemas import MaintenanceCreate, MaintenanceUpdatePost
 
 CUSTOMER = "carla@customer.example"
 
@@ -264,6 +264,108 @@ def test_maintenance_reminds_subscribers_once_an_hour_before_and_announces_its_s
     assert [m["Subject"] for m in smtp_server.to(CUSTOMER)][1:] == [
         "[Acme Cloud] Maintenance in progress: Database upgrade"
     ]
+
+
+def test_a_maintenance_started_by_hand_is_announced_by_the_engine(
+    db, clock, admin, responder, api_as, smtp_server, mail_settings
+):
+    world = build_page(db, admin)
+    api_as(admin).post(
+        f"/api/v1/status-pages/{world.page_id}/subscribers",
+        json={"address": CUSTOMER, "component_ids": [world.api], "skip_confirmation": True},
+    )
+    start = clock.current + timedelta(hours=3)
+    with db.begin() as session:
+        maintenance = statuspage.create_maintenance(
+            session,
+            responder,
+            world.page_id,
+            MaintenanceCreate(
+                name="Database upgrade",
+                scheduled_for=start,
+                scheduled_until=start + timedelta(hours=1),
+                component_ids=[world.api],
+                body="Planned work.",
+            ),
+        )
+        statuspage.post_maintenance_update(
+            session,
+            responder,
+            world.page_id,
+            maintenance.id,
+            MaintenanceUpdatePost(status="in_progress", body="Starting early."),
+        )
+    assert outbox(db) == []  # the request that started it queued nothing
+    run_engine(db, mail_settings)
+    [started] = smtp_server.to(CUSTOMER)
+    assert started["Subject"] == "[Acme Cloud] Maintenance in progress: Database upgrade"
+    assert "Starting early." in started.get_content()
+
+
+def test_a_webhook_hears_each_update_as_it_was_posted(
+    db, admin, responder, api_as, webhook_receiver, mail_settings
+):
+    """The engine may run after later updates (busy, or down for a minute): each webhook
+    still describes the page as it stood right after its own update."""
+    world = build_page(db, admin)
+    api_as(responder).post(
+        f"/api/v1/status-pages/{world.page_id}/subscribers",
+        json={"kind": "webhook", "address": webhook_receiver.url},
+    )
+    incident = publish(db, responder, world, "API errors", {world.api: "major_outage"})
+    update(db, responder, world, incident, "resolved", "Fixed.", {world.api: "operational"})
+    run_engine(db, mail_settings)
+    sent = sorted(
+        (body for _headers, body in webhook_receiver.received),
+        key=lambda body: len(body["incident"]["incident_updates"]),
+    )
+    assert [b["incident"]["status"] for b in sent] == ["investigating", "resolved"]
+    assert [b["page"]["status_indicator"] for b in sent] == ["critical", "none"]
+
+
+def test_one_update_that_cannot_be_told_holds_up_no_other(
+    db, clock, admin, responder, api_as, smtp_server, mail_settings, monkeypatch
+):
+    world = build_page(db, admin)
+    api_as(admin).post(
+        f"/api/v1/status-pages/{world.page_id}/subscribers",
+        json={"address": CUSTOMER, "skip_confirmation": True},
+    )
+    broken = publish(db, responder, world, "Broken one")
+    publish(db, responder, world, "Fine one")
+    real = subscribers.incident_updated
+
+    def failing(session, page, incident, update, at=None):
+        if incident.id == broken:
+            raise RuntimeError("cannot tell this one")
+        return real(session, page, incident, update, at)
+
+    monkeypatch.setattr(subscribers, "incident_updated", failing)
+    engine = EngineRunner(db, [SubscriberUpdates()])
+    assert engine.run_once() == {"subscriber_updates": 1}  # the fine one; the broken one waits
+    assert [m.title for m in outbox(db)] == ["[Acme Cloud] Fine one: Investigating"]
+    assert engine.run_once(clock.advance(seconds=30)) == {"subscriber_updates": 0}
+
+    monkeypatch.setattr(subscribers, "incident_updated", real)
+    assert engine.run_once(clock.advance(seconds=31)) == {"subscriber_updates": 1}  # retried
+    assert len(outbox(db)) == 2
+
+
+def test_a_page_with_a_long_name_still_tells_its_subscribers(
+    db, admin, responder, api_as, smtp_server, mail_settings
+):
+    world = build_page(db, admin)
+    long_name = "Acme " + "x" * 115  # the longest name a page may have
+    renamed = api_as(admin).patch(f"/api/v1/status-pages/{world.page_id}", json={"name": long_name})
+    assert renamed.status_code == 200, renamed.text
+    api_as(admin).post(
+        f"/api/v1/status-pages/{world.page_id}/subscribers",
+        json={"address": CUSTOMER, "skip_confirmation": True},
+    )
+    publish(db, responder, world, "API errors")
+    run_engine(db, mail_settings)
+    [mail] = smtp_server.to(CUSTOMER)
+    assert mail["Subject"].startswith(f"[{long_name}] API errors")
 
 
 def test_only_logged_in_people_subscribe_to_a_private_page(

@@ -594,7 +594,7 @@ def queue(
         subject_id=subject[1] if subject else None,
         channel=channel,
         address=address,
-        label=label,
+        label=label[:120],  # the column's width: a long page or method name must not fail
         title=title[:300],
         body=body,
         data=data or {},
@@ -652,7 +652,7 @@ def queue_many(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
                 "subject_id": subject[1] if subject else None,
                 "channel": row["channel"],
                 "address": row["address"],
-                "label": row.get("label", ""),
+                "label": row.get("label", "")[:120],
                 "title": row["title"][:300],
                 "body": row["body"],
                 "data": row.get("data") or {},
@@ -770,7 +770,9 @@ def oldest_due_delivery(session: Session, at: datetime) -> datetime | None:
     )
     abandoned = session.scalar(
         select(func.min(Notification.lease_until)).where(
-            Notification.status == DeliveryStatus.SENDING.value, Notification.lease_until <= at
+            UNSENT,  # lets SQLite read the few unsent rows from their index, not the outbox
+            Notification.status == DeliveryStatus.SENDING.value,
+            Notification.lease_until <= at,
         )
     )
     return min((t for t in (pending, abandoned) if t is not None), default=None)

@@ -13,7 +13,7 @@ from tocsin.auth.permissions import require_admin, require_role
 from tocsin.incidents import service as incidents
 from tocsin.paging import service as paging
 from tocsin.reports.schemas import EngineBacklog, HealthReport, OperationsSnapshot
-from tocsin.statuspage import subscribers
+from tocsin.statuspage import service as statuspage
 
 
 def operations_snapshot(session: Session, actor: User, at: datetime) -> OperationsSnapshot:
@@ -32,7 +32,7 @@ def operations_snapshot(session: Session, actor: User, at: datetime) -> Operatio
             escalation=_waited(paging.oldest_due_step(session, at), at),
             delivery=_waited(paging.oldest_due_delivery(session, at), at),
             heartbeats=_waited(alerts.oldest_silent_heartbeat(session, at), at),
-            subscriber_updates=_waited(subscribers.oldest_untold(session), at),
+            subscriber_updates=_waited(statuspage.oldest_untold_update(session), at),
         ),
     )
 

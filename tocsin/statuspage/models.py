@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tocsin.db import Base, BigId, UTCDateTime, now
+from tocsin.db import Base, BigId, JSONDoc, UTCDateTime, now
 
 CODE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 CODE_LENGTH = 12
@@ -186,6 +187,8 @@ class IncidentUpdate(Base):
     # Null until the engine has queued the subscribers' notifications (or there were none
     # to queue): a big page's fan-out never holds up the person posting the update.
     subscribers_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What subscribers are told, as of this update (subscribers.plan_for_update).
+    subscriber_plan: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
 
     affected: Mapped[list[UpdateComponent]] = relationship(
         order_by="UpdateComponent.id", lazy="selectin", cascade="all, delete-orphan"
@@ -264,6 +267,14 @@ class MaintenanceComponent(Base):
 
 class MaintenanceUpdate(Base):
     __tablename__ = "status_maintenance_updates"
+    __table_args__ = (
+        Index(
+            "ix_status_maintenance_updates_untold",
+            "id",
+            sqlite_where=text("subscribers_told_at IS NULL"),
+            postgresql_where=text("subscribers_told_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     maintenance_id: Mapped[int] = mapped_column(
@@ -278,6 +289,9 @@ class MaintenanceUpdate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     display_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Null while the engine still has to announce the start to subscribers; set at once
+    # for updates that announce nothing.
+    subscribers_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Subscriber(Base):

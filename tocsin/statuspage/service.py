@@ -6,9 +6,9 @@ maintenance; viewers only read. Each operation checks that, writes the change, i
 audit entry, the linked Tocsin incident's timeline event and the page's new version
 in one transaction, and commits.
 
-Subscribers are told in the same transaction (subscribers.py): by `create_incident` and
-`post_update` (each update with `notify`, resolution included), and when a maintenance
-starts (by a person or by the engine).
+Subscribers are told by the engine right after the commit (subscribers.py,
+engine/subscriber_updates.py): of each incident update with `notify` (the first and the
+resolution included), and when a maintenance starts (by a person or by the engine).
 """
 
 from __future__ import annotations
@@ -647,19 +647,28 @@ def create_incident(
         {"public_incident": incident.code, "incident": linked.key if linked else None},
         at=at,
     )
-    _tell_subscribers_later(session, update)
+    _tell_subscribers_later(session, page, incident, update)
     if commit:
         session.commit()
     return incident
 
 
-def _tell_subscribers_later(session: Session, update: IncidentUpdate) -> None:
+def _tell_subscribers_later(
+    session: Session, page: StatusPage, incident: PublicIncident, update: IncidentUpdate
+) -> None:
     """The engine tells the subscribers (subscribers.tell_about_update): queueing mail for
-    thousands must not hold up, or time out, the update itself."""
+    thousands must not hold up, or time out, the update itself. What they are told is
+    fixed now, as of this update."""
     if update.notify:
+        update.subscriber_plan = subscribers.plan_for_update(session, page, incident, update)
         wake_engines(session)
     else:
         update.subscribers_told_at = update.created_at
+
+
+def oldest_untold_update(session: Session) -> datetime | None:
+    """When the longest-waiting update was posted whose subscribers are not yet told."""
+    return subscribers.oldest_untold(session)
 
 
 def post_update(
@@ -706,7 +715,7 @@ def post_update(
         {"public_incident": incident.code, "components": changed},
         at=at,
     )
-    _tell_subscribers_later(session, update)
+    _tell_subscribers_later(session, page, incident, update)
     if commit:
         session.commit()
     return update
@@ -882,6 +891,7 @@ def create_maintenance(
             created_at=at,
             display_at=at,
             updated_at=at,
+            subscribers_told_at=at,  # subscribers hear of it an hour before, and at its start
         )
     )
     session.flush()
@@ -1007,6 +1017,8 @@ def _advance(
         _finish_maintenance(session, maintenance, at)
     maintenance.status = target.value
     maintenance.updated_at = at
+    announces_start = notify and current is MaintenanceStatus.SCHEDULED
+    announces_start = announces_start and workflow.is_started(target)
     update = MaintenanceUpdate(
         status=target.value,
         body=body.strip(),
@@ -1015,11 +1027,13 @@ def _advance(
         created_at=at,
         display_at=at,
         updated_at=at,
+        # The engine announces the start (SubscriberUpdates); other moves announce nothing.
+        subscribers_told_at=None if announces_start else at,
     )
     maintenance.updates.insert(0, update)
     changes.page_changed(session, maintenance.page_id, at)
-    if current is MaintenanceStatus.SCHEDULED and workflow.is_started(target):
-        subscribers.maintenance_started(session, maintenance, update)
+    if announces_start:
+        wake_engines(session)
     return update
 
 

@@ -14,7 +14,7 @@ the link's digest is stored.
 from __future__ import annotations
 
 import secrets as random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -519,6 +519,27 @@ def _component_names(session: Session, page: StatusPage) -> dict[int, str]:
     return {row.id: row.name for row in session.execute(query)}
 
 
+def plan_for_update(
+    session: Session, page: StatusPage, incident: PublicIncident, update: IncidentUpdate
+) -> dict[str, Any]:
+    """What subscribers hear of `update`, fixed when it is posted: the components it concerns
+    (followers of any of them are told) and, when the page has webhook subscribers, the
+    Statuspage webhook document as the page stands right after the update."""
+    affected = {link.component_id for link in incident.components} | {
+        a.component_id for a in update.affected if a.component_id
+    }
+    hooks = select(Subscriber.id).where(
+        Subscriber.page_id == page.id,
+        Subscriber.kind == SubscriberKind.WEBHOOK.value,
+        Subscriber.confirmed_at.is_not(None),
+    )
+    has_hooks = session.scalar(select(hooks.exists()))
+    return {
+        "components": sorted(affected),
+        "webhook": _statuspage_payload(session, page, incident.code) if has_hooks else None,
+    }
+
+
 def incident_updated(
     session: Session,
     page: StatusPage,
@@ -530,10 +551,8 @@ def incident_updated(
     notifications are due at `at` (now by default)."""
     if not update.notify:
         return 0
-    affected = {link.component_id for link in incident.components} | {
-        a.component_id for a in update.affected if a.component_id
-    }
-    audience = _audience(session, page.id, affected)
+    plan = update.subscriber_plan or plan_for_update(session, page, incident, update)
+    audience = _audience(session, page.id, set(plan["components"]))
     if not audience:
         return 0
     label = workflow.INCIDENT_LABEL[IncidentStatus(update.status)]
@@ -544,7 +563,7 @@ def incident_updated(
     ]
     link = _page_link(page, f"/incidents/{incident.code}")
     title = f"[{page.name}] {incident.name}: {label}"
-    payload = _statuspage_payload(session, page, incident.code) if _any_webhook(audience) else {}
+    payload = plan["webhook"] or {}
 
     def body_for(subscriber: Subscriber) -> Callable[[str], str]:
         def body(_token: str) -> str:
@@ -581,6 +600,7 @@ def _maintenance_notice(
     key: str,
     title: str,
     lead: str,
+    due_at: datetime | None = None,
 ) -> int:
     audience = _audience(session, page.id, {link.component_id for link in maintenance.components})
     if not audience:
@@ -606,7 +626,13 @@ def _maintenance_notice(
 
     mails = [_Mail(s, f"{key}:{_who(s)}", body_for(s)) for s in audience]
     return _queue(
-        session, page, mails, title=title, payload=payload, subject=("maintenance", maintenance.id)
+        session,
+        page,
+        mails,
+        title=title,
+        payload=payload,
+        subject=("maintenance", maintenance.id),
+        due_at=due_at,
     )
 
 
@@ -618,7 +644,10 @@ def _local_window(page: StatusPage, maintenance: Maintenance) -> str:
 
 
 def maintenance_started(
-    session: Session, maintenance: Maintenance, update: MaintenanceUpdate
+    session: Session,
+    maintenance: Maintenance,
+    update: MaintenanceUpdate,
+    at: datetime | None = None,
 ) -> int:
     if not update.notify:
         return 0
@@ -630,6 +659,7 @@ def maintenance_started(
         key=f"status-maintenance-start:{maintenance.code}",
         title=f"[{page.name}] Maintenance in progress: {maintenance.name}",
         lead=update.body or "Scheduled maintenance is in progress.",
+        due_at=at,
     )
 
 
@@ -673,15 +703,20 @@ def remind(session: Session, maintenance: Maintenance, at: datetime) -> int:
     )
 
 
-def untold_updates(session: Session, limit: int) -> list[IncidentUpdate]:
-    """Posted updates whose subscribers are not told yet, oldest first, locked so that one
-    worker tells each (the claim and the notifications commit together)."""
-    query = (
-        select(IncidentUpdate)
-        .where(text("status_incident_updates.subscribers_told_at IS NULL"))  # the index's
-        .order_by(IncidentUpdate.id)
-        .limit(limit)
-    )
+UNTOLD_INCIDENT_UPDATES = text("status_incident_updates.subscribers_told_at IS NULL")
+UNTOLD_MAINTENANCE_UPDATES = text("status_maintenance_updates.subscribers_told_at IS NULL")
+
+
+def untold_updates(
+    session: Session, limit: int, skip: Collection[int] = ()
+) -> list[IncidentUpdate]:
+    """Posted updates whose subscribers are not told yet, oldest first (but for `skip`,
+    ones that just failed), locked so that one worker tells each: the claim and the
+    notifications commit together. The literal predicate is the partial index's."""
+    query = select(IncidentUpdate).where(UNTOLD_INCIDENT_UPDATES)
+    if skip:
+        query = query.where(IncidentUpdate.id.not_in(list(skip)))
+    query = query.order_by(IncidentUpdate.id).limit(limit)
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=IncidentUpdate)
     return list(session.scalars(query))
@@ -696,13 +731,37 @@ def tell_about_update(session: Session, update: IncidentUpdate, at: datetime) ->
     return incident_updated(session, _page(session, incident.page_id), incident, update, at)
 
 
+def untold_maintenance_updates(
+    session: Session, limit: int, skip: Collection[int] = ()
+) -> list[MaintenanceUpdate]:
+    """Maintenance starts not yet announced; as `untold_updates`."""
+    query = select(MaintenanceUpdate).where(UNTOLD_MAINTENANCE_UPDATES)
+    if skip:
+        query = query.where(MaintenanceUpdate.id.not_in(list(skip)))
+    query = query.order_by(MaintenanceUpdate.id).limit(limit)
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=MaintenanceUpdate)
+    return list(session.scalars(query))
+
+
+def tell_about_maintenance_update(session: Session, update: MaintenanceUpdate, at: datetime) -> int:
+    """Announces the start of a maintenance, in the caller's transaction."""
+    update.subscribers_told_at = at
+    maintenance = session.get(Maintenance, update.maintenance_id)
+    if maintenance is None:
+        return 0
+    return maintenance_started(session, maintenance, update, at)
+
+
 def oldest_untold(session: Session) -> datetime | None:
     """When the longest-waiting update was posted whose subscribers are not yet told."""
-    return session.scalar(
-        select(func.min(IncidentUpdate.created_at)).where(
-            text("status_incident_updates.subscribers_told_at IS NULL")
-        )
-    )
+    waiting = [
+        session.scalar(select(func.min(IncidentUpdate.created_at)).where(UNTOLD_INCIDENT_UPDATES)),
+        session.scalar(
+            select(func.min(MaintenanceUpdate.created_at)).where(UNTOLD_MAINTENANCE_UPDATES)
+        ),
+    ]
+    return min((t for t in waiting if t is not None), default=None)
 
 
 def new_form_token() -> str:
