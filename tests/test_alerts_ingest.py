@@ -208,3 +208,17 @@ def test_heartbeats_raise_an_alert_when_silent_and_resolve_on_the_next_ping(clie
     assert client.post(f"/heartbeats/{hb['key']}").status_code == 200
     assert ada.get(f"/api/v1/alerts/{alert['id']}").json()["status"] == "resolved"
     assert_error(client.get("/heartbeats/" + "f" * 32), 404)
+
+
+def test_a_repeat_without_details_keeps_the_alerts_details(client, ada):
+    key = make_integration(ada, "pagerduty")["key"]
+    client.post("/v2/enqueue", json=event(key, custom_details={"p99_ms": 812}))
+    client.post("/v2/enqueue", json=event(key))  # the same alert again, no details this time
+    [alert] = ada.get("/api/v1/alerts").json()["items"]
+    assert alert["count"] == 2
+    details = ada.get(f"/api/v1/alerts/{alert['id']}").json()["details"]
+    assert details == {"p99_ms": 812}
+
+    client.post("/v2/enqueue", json=event(key, custom_details={"p99_ms": 1500}))
+    details = ada.get(f"/api/v1/alerts/{alert['id']}").json()["details"]
+    assert details == {"p99_ms": 1500}  # newer details replace older ones

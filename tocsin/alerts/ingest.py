@@ -94,7 +94,9 @@ WITH incoming AS (
     ON CONFLICT (integration_id, dedup_key) WHERE status <> 'resolved'
     DO UPDATE SET count = alerts.count + EXCLUDED.count,
                   last_seen_at = EXCLUDED.last_seen_at,
-                  details = EXCLUDED.details
+                  -- a repeat that sends no details keeps what is there
+                  details = CASE WHEN EXCLUDED.details = '{}'::jsonb THEN alerts.details
+                                 ELSE EXCLUDED.details END
     RETURNING id, integration_id, dedup_key, (xmax = 0) AS inserted
 ), triggered AS (
     INSERT INTO timeline_events (subject_type, subject_id, at, kind, message, data, starred)
@@ -235,7 +237,8 @@ class GroupCommitIngest:
                     rows[key] = _row(request.ref, event)
                 else:
                     row["count"] += 1  # type: ignore[operator]
-                    row["details"] = event.details
+                    if event.details:
+                        row["details"] = event.details
         ordered = [rows[k] for k in sorted(rows)]
         connection = await self._connect()
         cursor = await connection.execute(

@@ -256,18 +256,21 @@ class Outcome:
 
 
 @cache
-def _upsert_statement(dialect: str) -> Any:
+def _upsert_statement(dialect: str, new_details: bool) -> Any:
     """The trigger upsert, built once per dialect: values are bound at execution, so the
-    compiled statement is reused (building it per event cost more than running it)."""
+    compiled statement is reused (building it per event cost more than running it). A
+    repeat brings its details up to date, but one that sends none keeps what is there."""
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(Alert)
+    changes: dict[str, Any] = {
+        "count": Alert.count + 1,
+        "last_seen_at": insert.excluded.last_seen_at,
+    }
+    if new_details:
+        changes["details"] = insert.excluded.details
     return insert.on_conflict_do_update(
         index_elements=[Alert.integration_id, Alert.dedup_key],
         index_where=text("status <> 'resolved'"),
-        set_={
-            "count": Alert.count + 1,
-            "last_seen_at": insert.excluded.last_seen_at,
-            "details": insert.excluded.details,
-        },
+        set_=changes,
     ).returning(Alert.id, Alert.count)
 
 
@@ -309,7 +312,7 @@ def _trigger(session: Session, integration: Sender, event: AlertEvent, at: datet
         "last_seen_at": at,
         "suppressed": False,
     }
-    upsert = _upsert_statement(session.bind.dialect.name)
+    upsert = _upsert_statement(session.bind.dialect.name, bool(event.details))
     alert_id, count = session.connection().execute(upsert, values).one()
     created = count == 1
     if created:
