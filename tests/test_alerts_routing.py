@@ -124,6 +124,24 @@ def test_one_click_from_alert_to_incident(client, ada, rita, db, responder):
     assert_error(rita.post(f"/api/v1/alerts/{alert['id']}/incident", json={}), 409)
 
 
+def test_declaring_from_a_paged_alert_does_not_page_the_on_call_again(client, ada, rita, db):
+    """Journey 1: the on-call acknowledges the alert's page, then declares an incident from
+    it; the service's on-call was reached already. An alert that paged nobody (info is
+    only logged) pages them when it becomes an incident."""
+    integration = make_integration(ada, "pagerduty")
+    send(client, integration["key"], "checkout", "error")
+    send(client, integration["key"], "disk", "info")
+    run_engine(db)
+    alerts = {a["dedup_key"]: a for a in ada.get("/api/v1/alerts").json()["items"]}
+    assert rita.post(f"/api/v1/alerts/{alerts['checkout']['id']}/acknowledge").status_code == 200
+
+    paged = rita.post(f"/api/v1/alerts/{alerts['checkout']['id']}/incident", json={}).json()
+    assert rita.get(f"/api/v1/incidents/{paged['key']}/pages").json() == []
+    logged = rita.post(f"/api/v1/alerts/{alerts['disk']['id']}/incident", json={}).json()
+    [page] = rita.get(f"/api/v1/incidents/{logged['key']}/pages").json()
+    assert page["status"] == "active"
+
+
 def test_attaching_alerts_and_telling_the_incident_when_all_are_resolved(client, ada, rita, db):
     integration = make_integration(ada, "pagerduty")
     key = integration["key"]

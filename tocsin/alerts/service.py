@@ -603,6 +603,10 @@ def declare_incident_from_alert(
         severity=chosen,
         service_id=alert.service_id,
         description=f"Declared from alert {alert.key} ({alert.severity}) of {alert.service.name}.",
+        # The alert's own page already reached the service's on-call (who may be the one
+        # declaring, alert acknowledged): paging them again for the same fault is noise.
+        # An alert kept without paging (a `log` rule, maintenance) pages them now.
+        page_on_call=not paging.pages_of(session, SUBJECT, alert.id),
     )
     incident = incidents.declare_incident(session, actor, data, commit=False)
     _link(session, alert, incident, actor)
