@@ -156,6 +156,8 @@ def test_the_health_page_tells_an_admin_the_engine_is_behind_and_which_sends_fai
     run_engine(db, settings)
     page = health_page(app, admin)
     assert "The engine is keeping up" in page
+    assert "1 notification is failing to go out" in page
+    assert "No mail server is set" in page  # this app has no TOCSIN_SMTP_URL
     assert "Bob Builder" in page and "retrying" in page and "451" in page
 
     clock.advance(minutes=5)  # the retry is due and no engine runs

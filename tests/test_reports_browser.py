@@ -46,7 +46,9 @@ def test_the_operator_sees_a_stalled_engine_and_failing_sends(
     for name, viewport, phone in (("phone", PHONE, True), ("desktop", DESKTOP, False)):
         page = open_page(viewport, phone=phone)
         log_in(page, admin, then="/admin/health")
-        expect(page.get_by_role("alert")).to_contain_text("The engine is behind")
+        alerts = page.get_by_role("alert")
+        expect(alerts.filter(has_text="The engine is behind")).to_be_visible()
+        expect(alerts.filter(has_text="1 notification is failing")).to_be_visible()
         problems = page.get_by_role("region", name="Deliveries that went wrong")
         expect(problems).to_contain_text("Bob Builder")
         expect(problems).to_contain_text("retrying")

@@ -28,7 +28,11 @@ WORK_NAMES = {
 @router.get("/admin/health", response_class=HTMLResponse)
 def health_page(request: Request, user: CurrentUser, session: DbSession) -> HTMLResponse:
     report = service.health(session, user, now())
-    context = {"report": report, "backlog": _backlog_rows(report)}
+    context = {
+        "report": report,
+        "backlog": _backlog_rows(report),
+        "mail_server": bool(request.app.state.settings.smtp_url),
+    }
     return render(request, "reports/health.html", context)
 
 
