@@ -74,7 +74,10 @@ def test_declare_take_to_resolved_note_and_star(
     page.get_by_role("button", name="Declare incident").click()
 
     expect(page).to_have_url(re.compile(r"/incidents/INC-1$"))
-    expect(flash(page)).to_have_text("INC-1 is declared. You are its incident manager.")
+    expect(flash(page)).to_have_text(
+        "INC-1 is declared. You are its incident manager. "
+        "The on-call of Checkout API is being paged."
+    )
     expect(page.locator(".vitals .status")).to_have_text("open")
     expect(page.locator(".vitals .sev")).to_have_text("SEV2")
     expect(page.locator("#incident-manager")).to_have_text(responder.name)

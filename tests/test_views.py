@@ -235,10 +235,31 @@ def test_declare_form_explains_severities_and_declares(rita, responder, catalogu
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/incidents/INC-1"
     page = rita.get("/incidents/INC-1").text
-    assert flash_text(page) == "ok|INC-1 is declared. You are its incident manager."
+    assert flash_text(page) == (
+        "ok|INC-1 is declared. You are its incident manager. "
+        "The on-call of Checkout API is being paged."
+    )
     assert "Checkout API" in page and "Mobile app, Web shop" in page
     # Line breaks from the browser (CRLF) are stored as typed (LF).
     assert '<p class="description">500s at payment.\nReported by ACME.</p>' in page
+
+
+def test_declaring_without_a_service_says_nobody_was_paged(rita, catalogue_ids):
+    """Journey 4: a support engineer knows the product, not the service behind it."""
+    rita.post(
+        "/incidents/new",
+        {
+            "summary": "Customers see errors",
+            "severity": "SEV2",
+            "product_ids": [str(catalogue_ids["shop"])],
+        },
+        follow_redirects=False,
+    )
+    page = rita.get("/incidents/INC-1").text
+    assert flash_text(page) == (
+        "info|INC-1 is declared. You are its incident manager. "
+        "Nobody was paged: no faulty service was chosen. Page people below."
+    )
 
 
 @pytest.mark.parametrize(

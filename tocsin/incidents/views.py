@@ -143,9 +143,15 @@ def declare(request: Request, form: FormBody, user: CurrentUser, session: DbSess
         session.rollback()  # ends the refused transaction (and its write lock) before re-reading
         context = _declare_context(session, form=values, error=refused)
         return render(request, "incidents/new.html", context, status_code=refused.status_code)
-    return redirect(
-        _page_of(incident.key), f"ok|{incident.key} is declared. You are its incident manager."
-    )
+    return redirect(_page_of(incident.key), _declared_message(incident))
+
+
+def _declared_message(incident: Any) -> str:
+    """Says who is being woken, so a declarer who knew no service knows to page someone."""
+    declared = f"{incident.key} is declared. You are its incident manager."
+    if incident.service is None:
+        return f"info|{declared} Nobody was paged: no faulty service was chosen. Page people below."
+    return f"ok|{declared} The on-call of {incident.service.name} is being paged."
 
 
 @router.get("/incidents/{key}", response_class=HTMLResponse)
