@@ -414,3 +414,22 @@ def test_one_addresses_messages_arrive_in_the_order_they_were_queued(db, smtp_se
     assert Deliveries(settings_for(smtp_server)).run_due(db, now()) == 18
     for reader in readers:
         assert [m["Subject"] for m in smtp_server.to(reader)] == [f"Update {n}" for n in range(6)]
+
+
+def test_a_handover_request_reaches_the_person_asked(
+    db, rita, make_user, smtp_server, settings_for
+):
+    """Journey 2: at shift end the incident manager asks Bob to take over; Bob may not be
+    looking at Tocsin, so he is told through his contact methods."""
+    bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
+    key = declare(rita)["key"]
+    asked = rita.post(
+        f"/api/v1/incidents/{key}/handover", json={"to_user_id": bob.id, "note": "shift ends"}
+    )
+    assert asked.status_code == 200, asked.text
+    run_engine(db, settings_for(smtp_server))
+    [mail] = smtp_server.to("bob@example.com")
+    assert mail["Subject"] == f"[SEV1] {key}: Rita Responder asks you to take over"
+    text = mail.get_content()
+    assert "Their note: shift ends" in text
+    assert f"http://testserver/incidents/{key}" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from tocsin.auth.schemas import UserRef
 from tocsin.deps import CurrentUser, DbSession, IdPath, KeyPath
@@ -74,10 +74,11 @@ def take_command(key: KeyPath, user: CurrentUser, session: DbSession) -> object:
 
 @router.post("/{key}/handover", response_model=IncidentOut)
 def request_handover(
-    key: KeyPath, body: HandoverRequest, user: CurrentUser, session: DbSession
+    request: Request, key: KeyPath, body: HandoverRequest, user: CurrentUser, session: DbSession
 ) -> object:
     """Asks someone to take over; the current incident manager stays in charge until they accept."""
-    return service.request_handover(session, user, key, body.to_user_id, body.note)
+    base_url = request.app.state.settings.base_url
+    return service.request_handover(session, user, key, body.to_user_id, body.note, base_url)
 
 
 @router.post("/{key}/handover/accept", response_model=IncidentOut)

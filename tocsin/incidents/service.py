@@ -524,9 +524,11 @@ def _require_responders(users: list[User], field: str) -> None:
 
 
 def request_handover(
-    session: Session, actor: User, key: str, to_user_id: int, note: str = ""
+    session: Session, actor: User, key: str, to_user_id: int, note: str = "", base_url: str = ""
 ) -> Incident:
-    """Asks someone to take over as incident manager; nothing changes until they accept."""
+    """Asks someone to take over as incident manager, and tells them through their contact
+    methods (they may be off shift, not watching Tocsin); nothing changes until they
+    accept. `base_url` makes the link in that message."""
     incident = _act(session, actor, key, "hand over incidents")
     _require_incident_manager(actor, incident, "hand over the incident")
     target = auth.users_by_ids(session, [to_user_id], "to_user_id")[0]
@@ -545,6 +547,22 @@ def request_handover(
         "handover_requested",
         f"{actor.name} asked {target.name} to take over as incident manager{suffix}",
         {"to": target.name, "from": _manager_name(incident)},
+    )
+    link = f"{base_url.rstrip('/')}/incidents/{incident.key}" if base_url else incident.key
+    paging.notify_user(
+        session,
+        target,
+        key=f"handover:{incident.id}:{int(incident.handover_requested_at.timestamp() * 1000)}",
+        title=f"[{incident.severity}] {incident.key}: {actor.name} asks you to take over",
+        body=(
+            f"{actor.name} asks you to take over as incident manager of {incident.key} "
+            f"({incident.severity}, {incident.status}): {incident.summary}"
+            + (f"\n\nTheir note: {incident.handover_note}" if incident.handover_note else "")
+            + f"\n\nAccept or decline on the incident page: {link}\n"
+            "They stay in charge until you accept."
+        ),
+        purpose="info",
+        subject=(SUBJECT, incident.id),
     )
     session.commit()
     return incident

@@ -264,14 +264,17 @@ def set_roles(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSessio
 
 @router.post("/incidents/{key}/handover")
 def request_handover(
-    key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession
+    request: Request, key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession
 ) -> Response:
     def act(form: FormData) -> str:
         body = parse(
             HandoverRequest,
             {"to_user_id": optional_id(form, "to_user_id"), "note": text(form, "note")},
         )
-        incident = service.request_handover(session, user, key, body.to_user_id, body.note)
+        base_url = request.app.state.settings.base_url
+        incident = service.request_handover(
+            session, user, key, body.to_user_id, body.note, base_url
+        )
         return (
             f"Asked {incident.handover_to.name} to take over. You stay in charge until they accept."
         )
