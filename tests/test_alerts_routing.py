@@ -231,3 +231,13 @@ def test_an_alert_never_reveals_a_restricted_incident_it_is_linked_to(
     assert (
         ada.get(f"/api/v1/alerts/{alert_id}").json()["incident"]["summary"].startswith("Customer")
     )
+
+
+def test_an_incident_from_an_alert_counts_its_impact_from_the_alert(client, ada, rita, db, clock):
+    integration = make_integration(ada, "pagerduty")
+    send(client, integration["key"], "checkout", "error")
+    clock.advance(minutes=7)  # the on-call looks, then declares
+    alert = only_alert(ada)
+    incident = rita.post(f"/api/v1/alerts/{alert['id']}/incident", json={}).json()
+    assert incident["detected_at"] == incident["impact_started_at"] == "2026-03-02T09:00:00Z"
+    assert incident["declared_at"] == "2026-03-02T09:07:00Z"

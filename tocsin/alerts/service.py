@@ -607,6 +607,8 @@ def declare_incident_from_alert(
         # declaring, alert acknowledged): paging them again for the same fault is noise.
         # An alert kept without paging (a `log` rule, maintenance) pages them now.
         page_on_call=not paging.pages_of(session, SUBJECT, alert.id),
+        # Monitoring saw it first: the time since impact began counts from the alert.
+        detected_at=min(alert.first_seen_at, now()),
     )
     incident = incidents.declare_incident(session, actor, data, commit=False)
     _link(session, alert, incident, actor)
@@ -760,6 +762,7 @@ def route_alert(session: Session, alert: Alert, at: datetime) -> routing.Decisio
             decision.incident_severity,
             alert.service_id,
             f"Declared by a rule from {alert.key} ({alert.severity}) of {alert.service.name}.",
+            detected_at=alert.first_seen_at,
         )
         _link(session, alert, incident, None)
         message = f"Declared {incident.key} ({decision.incident_severity}) by the service's rules"

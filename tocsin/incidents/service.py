@@ -260,11 +260,18 @@ def declare_incident(
 
 
 def declare_incident_for_alert(
-    session: Session, summary: str, severity: workflow.Severity, service_id: int, description: str
+    session: Session,
+    summary: str,
+    severity: workflow.Severity,
+    service_id: int,
+    description: str,
+    detected_at: datetime | None = None,
 ) -> Incident:
     """An incident a service's alert rule declares: no reporter, and no incident manager until
-    a responder takes command. Adds to the caller's transaction."""
+    a responder takes command. `detected_at`: when monitoring first saw it (the alert), also
+    the earliest the impact is known to have begun. Adds to the caller's transaction."""
     declared_at = now()
+    detected_at = min(detected_at or declared_at, declared_at)
     incident = Incident(
         number=_next_number(session),
         summary=summary,
@@ -273,8 +280,8 @@ def declare_incident_for_alert(
         status=Status.OPEN.value,
         service_id=service_id,
         declared_at=declared_at,
-        detected_at=declared_at,
-        impact_started_at=declared_at,
+        detected_at=detected_at,
+        impact_started_at=detected_at,
     )
     session.add(incident)
     session.flush()
