@@ -504,3 +504,15 @@ def test_adding_a_team_member_with_a_junk_id_is_a_message_not_a_crash(web_as, ad
     page = ada.post(f"/teams/{team_id}/members", {"user_id": junk})
     assert page.status_code == 200
     assert flash_text(page.text) == "error|Pick a person to add."
+
+
+def test_the_add_member_list_offers_only_people_not_yet_in_the_team(web_as, admin, make_user, db):
+    bob = make_user(name="Bob Builder")
+    make_user(name="Cyd Charisse")
+    with db.begin() as session:
+        actor = session.get(User, admin.id)
+        team = auth.create_team(session, actor, TeamCreate(name="Payments"))
+        auth.add_team_member(session, actor, team.id, bob.id)
+    page = web_as(admin).get("/teams").text
+    offered = re.search(r'<select name="user_id"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert "Cyd Charisse" in offered and "Bob Builder" not in offered

@@ -535,7 +535,13 @@ def action_link(session: Session, token: str) -> ActionLink:
     if link is None:
         raise NotFound("This link is not valid.", code="invalid_link")
     if link.used_at is not None:
-        raise Conflict("This link was already used; it works once.", code="link_used")
+        page = link.page
+        done = page.status if page.status != PageStatus.ACTIVE.value else "being handled"
+        who = f" by {page.ended_by.name}" if page.ended_by else ""
+        raise Conflict(
+            f"{page.subject_key} is already {done}{who}: this link was used, and it works once.",
+            code="link_used",
+        )
     if link.expires_at <= now():
         raise Conflict(
             "This link has expired; open the page in Tocsin instead.", code="link_expired"
