@@ -294,7 +294,7 @@ def test_clicking_a_shift_fills_in_the_override_form_and_adding_it_covers_the_sh
             "ends_at": "2026-03-04T08:00",
         },
     )
-    assert flash == "error|Ends: must be after starts_at"
+    assert flash == "error|Ends: must be after the start"
     assert snapshot(db) == before
 
 

@@ -148,7 +148,7 @@ class MaintenanceCreate(Input):
     @model_validator(mode="after")
     def _ends_after_start(self) -> MaintenanceCreate:
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
+            raise ValueError("the end must be after the start")
         return self
 
 

@@ -148,7 +148,7 @@ class OverrideCreate(Input):
     def _ends_after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
         starts = info.data.get("starts_at")
         if starts is not None and value <= starts:
-            raise ValueError("must be after starts_at")
+            raise ValueError("must be after the start")
         return value
 
 

@@ -26,7 +26,7 @@ class ContactMethodCreate(Input):
     def _address_fits_the_channel(self) -> ContactMethodCreate:
         address = self.address.strip()
         if "\x00" in address or any(c.isspace() for c in address):
-            raise ValueError("the address must not contain spaces or NUL")
+            raise ValueError("the address must not contain spaces")
         if self.channel is Channel.EMAIL and not EMAIL_PATTERN.match(address):
             raise ValueError("an email contact needs an email address")
         if self.channel is Channel.WEBHOOK and not address.startswith(("http://", "https://")):

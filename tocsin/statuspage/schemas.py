@@ -330,7 +330,7 @@ class SubscriberCreate(Input):
     def _address_fits_the_kind(self) -> SubscriberCreate:
         address = self.address
         if "\x00" in address or any(c.isspace() for c in address):
-            raise ValueError("the address must not contain spaces or NUL")
+            raise ValueError("the address must not contain spaces")
         if self.kind is SubscriberKind.EMAIL:
             if not EMAIL_PATTERN.match(address) or len(address) > MAX_EMAIL_LENGTH:
                 raise ValueError("an email subscriber needs an email address")

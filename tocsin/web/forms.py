@@ -52,6 +52,24 @@ def _message(field: str | None, error: ErrorDetails) -> str:
         return f"{label} is too long: at most {context.get('max_length')} characters."
     if kind == "enum":
         return f"{label}: choose {context.get('expected', 'one of the options')}."
+    if kind == "too_short" and context.get("min_length") == 1:
+        return f"{label}: choose at least one."
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{label}: enter a whole number."
+    if kind in ("float_parsing", "float_type", "decimal_parsing"):
+        return f"{label}: enter a number."
+    limits = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in limits:
+        words, bound = limits[kind]
+        limit = context.get(bound)
+        return f"{label}: {words} {f'{limit:g}' if isinstance(limit, float) else limit}."
+    if kind.startswith(("datetime_", "date_", "time_")):
+        return f"{label}: enter a date and time."
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{label}: {message}"
 
