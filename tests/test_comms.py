@@ -19,12 +19,13 @@ from tocsin.comms.schemas import UpdatePost
 from tocsin.config import Settings
 from tocsin.engine.comms_reminders import UpdateReminders
 from tocsin.incidents import service as incidents
+from tocsin.incidents.models import Incident
 from tocsin.incidents.schemas import IncidentCreate, RolesChange
 from tocsin.paging.models import Notification
 from tocsin.statuspage import service as statuspage
 from tocsin.statuspage import subscribers
 from tocsin.statuspage.drafts import readable_time
-from tocsin.statuspage.schemas import ComponentCreate, PageCreate, SubscriberCreate
+from tocsin.statuspage.schemas import ComponentCreate, PageCreate, PageUpdate, SubscriberCreate
 from tocsin.statuspage.schemas import UpdatePost as PageUpdatePost
 from tocsin.timeline.models import TimelineEvent
 
@@ -155,6 +156,26 @@ def test_the_first_draft_is_filled_from_the_incident(db, room):
         ("public_page", "Acme Cloud"),
     ]
     assert draft.next_update_due_at == room_time(draft, minute=30)
+
+
+def test_the_public_draft_uses_customers_names_and_the_pages_time_zone(db, room, admin):
+    """Customers know the status page's components, not internal service names, and read
+    times in the page's zone, not the author's."""
+    with db.begin() as session:
+        statuspage.update_page(
+            session, admin, room.public_page, PageUpdate(time_zone="Europe/Berlin")
+        )
+        checkout = session.get(Incident, room.incident_id).service_id
+        incidents.declare_incident(
+            session,
+            room.im,
+            IncidentCreate(summary="Refunds stall", severity="SEV2", service_id=checkout),
+        )
+        draft = comms.draft(session, room.im, "INC-2", CADENCE, "http://tocsin.test")
+    assert draft.public_body.startswith("We are investigating a problem affecting Checkout.")
+    assert "We will post another update by 10:30 CET." in draft.public_body
+    assert "checkout" not in draft.public_body  # the service's own name stays inside
+    assert "Affected: checkout" in draft.body  # stakeholders get it
 
 
 def room_time(draft, minute: int):

@@ -399,6 +399,31 @@ def test_a_draft_is_filled_from_the_incident(db, admin, responder, declared, clo
     assert "09:30 UTC" in draft.body  # the next update, 30 minutes on
 
 
+def test_a_public_draft_names_the_pages_components_never_the_internal_service(
+    db, admin, responder, declared
+):
+    world = build_page(db, admin)
+    with db.begin() as session:
+        statuspage.update_component(
+            session,
+            admin,
+            world.page_id,
+            world.api,
+            ComponentUpdate(service_id=declared["service_id"]),
+        )
+        incident = incidents.declare_incident(
+            session,
+            responder,
+            IncidentCreate(
+                summary="Refunds stall", severity="SEV2", service_id=declared["service_id"]
+            ),
+        )
+        page = statuspage.get_page(session, world.page_id)
+        _linked, draft, _backed = statuspage.draft_for(session, responder, page, incident.key)
+    assert "affecting API." in draft.body
+    assert "checkout" not in draft.body
+
+
 def test_the_audit_log_records_status_page_work(db, admin, responder):
     world = build_page(db, admin)
     incident_id = publish(db, responder, world)

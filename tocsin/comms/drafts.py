@@ -52,6 +52,8 @@ class UpdateFacts:
     status: str
     products: tuple[str, ...] = ()
     service: str | None = None
+    # What customers call the faulty service: the public pages' components it backs.
+    public_components: tuple[str, ...] = ()
     impact_started_at: datetime | None = None
     incident_manager: str | None = None
     communications_manager: str | None = None
@@ -119,7 +121,7 @@ def public_body(facts: UpdateFacts, zone: ZoneInfo) -> str:
         severity=facts.severity,
         summary=facts.summary,
         status=facts.status,
-        products=facts.products,
-        service=facts.service,
+        products=facts.products or facts.public_components,
+        service=None,  # the faulty service is an internal name customers do not know
     )
     return public_text(page_facts, status, facts.next_update_by, zone)

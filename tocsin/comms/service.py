@@ -180,6 +180,7 @@ def facts_of(
         status=incident.status,
         products=tuple(p.name for p in incident.products),
         service=incident.service.name if incident.service else None,
+        public_components=_public_components(session, incident),
         impact_started_at=incident.impact_started_at,
         incident_manager=incident.incident_manager.name if incident.incident_manager else None,
         communications_manager=(
@@ -202,6 +203,30 @@ class Draft:
     next_update_due_at: datetime | None
 
 
+def _public_components(session: Session, incident: Incident) -> tuple[str, ...]:
+    """The public pages' components that the incident's service backs, named once each."""
+    if incident.service_id is None:
+        return ()
+    names = [
+        c.name
+        for page in statuspage.list_pages(session)
+        if page.public
+        for c in statuspage.list_components(session, page.id)
+        if c.service_id == incident.service_id
+    ]
+    return tuple(dict.fromkeys(names))
+
+
+def _public_zone(session: Session) -> ZoneInfo:
+    """Customers read times in their status page's zone, not the author's: the public
+    pages' zone when they agree on one, else UTC."""
+    zones = {p.time_zone for p in statuspage.list_pages(session) if p.public}
+    try:
+        return ZoneInfo(zones.pop()) if len(zones) == 1 else ZoneInfo("UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def _zone(user: User) -> ZoneInfo:
     try:
         return ZoneInfo(user.time_zone)
@@ -218,7 +243,7 @@ def draft(session: Session, actor: User, key: str, cadence: Cadence, base_url: s
         incident=incident,
         title=drafts.title(facts),
         body=drafts.internal_body(facts, zone),
-        public_body=drafts.public_body(facts, zone),
+        public_body=drafts.public_body(facts, _public_zone(session)),
         audiences=audiences(session),
         next_update_due_at=next_update_due(session, incident, cadence),
     )

@@ -792,24 +792,29 @@ def draft_for(
     """A first update filled from a Tocsin incident, and the page's components that its
     service backs (pre-selected with a status from its severity)."""
     incident = incidents.get_incident(session, actor, key)
-    facts = facts_of(incident)
-    draft = drafts.draft(facts, now(), ZoneInfo(page.time_zone))
-    backed = []
-    if incident.service_id is not None:
-        backed = [
-            c for c in list_components(session, page.id) if c.service_id == incident.service_id
-        ]
-    return incident, draft, backed
+    draft = drafts.draft(facts_of(session, incident, page), now(), ZoneInfo(page.time_zone))
+    return incident, draft, _backed_components(session, incident, page)
 
 
-def facts_of(incident: Incident) -> drafts.IncidentFacts:
+def _backed_components(session: Session, incident: Incident, page: StatusPage) -> list[Component]:
+    if incident.service_id is None:
+        return []
+    return [c for c in list_components(session, page.id) if c.service_id == incident.service_id]
+
+
+def facts_of(session: Session, incident: Incident, page: StatusPage) -> drafts.IncidentFacts:
+    """The incident as the page's readers know it: its products, else the page's components
+    its service backs; only a private page names the (internal) service itself."""
+    products = tuple(p.name for p in incident.products) or tuple(
+        c.name for c in _backed_components(session, incident, page)
+    )
     return drafts.IncidentFacts(
         key=incident.key,
         severity=incident.severity,
         summary=incident.summary,
         status=incident.status,
-        products=tuple(p.name for p in incident.products),
-        service=incident.service.name if incident.service else None,
+        products=products,
+        service=incident.service.name if incident.service and not page.public else None,
     )
 
 
@@ -820,7 +825,8 @@ def follow_up_draft(
     linked = session.get(Incident, incident.incident_id) if incident.incident_id else None
     if linked is None:
         return ""
-    return drafts.draft_body(facts_of(linked), status, now(), ZoneInfo(page.time_zone))
+    facts = facts_of(session, linked, page)
+    return drafts.draft_body(facts, status, now(), ZoneInfo(page.time_zone))
 
 
 # ---------------------------------------------------------------- maintenance
