@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests.alerting import run_engine
 from tests.conftest import assert_error, browser_login
+from tocsin.auth.models import User
 from tocsin.catalogue import service as catalogue
 from tocsin.catalogue.schemas import ProductCreate, ServiceCreate
 from tocsin.comms import service as comms
@@ -20,7 +21,7 @@ from tocsin.config import Settings
 from tocsin.engine.comms_reminders import UpdateReminders
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
-from tocsin.incidents.schemas import IncidentCreate, RolesChange
+from tocsin.incidents.schemas import IncidentCreate, RolesChange, StatusChange
 from tocsin.paging.models import Notification
 from tocsin.statuspage import service as statuspage
 from tocsin.statuspage import subscribers
@@ -361,6 +362,25 @@ def test_a_bad_component_status_is_refused_and_writes_nothing(db, room, admin, a
     assert client.get("/status/acme/api/v2/summary.json").json() == before
     assert len(cora.get(path).json()) == 1
     assert len(events(db, room.incident_id, "stakeholder_update")) == 1
+
+
+def test_a_resolved_incident_asks_for_the_resolution_while_a_page_still_shows_it(db, room, client):
+    """An explorer resolved the incident and the public page kept saying 'Partial outage'."""
+    public = {"page_ids": [room.public_page]}
+    send(db, room.cm, room.key, **public, public_body="We are looking into it.")
+    with db.begin() as session:
+        im = session.get(User, room.im.id)
+        incidents.change_status(session, im, room.key, StatusChange(status="fixing"))
+        resolved = StatusChange(status="resolved", resolution_summary="Rolled back")
+        incidents.change_status(session, im, room.key, resolved)
+    browser_login(client, room.cm)
+    page = client.get(f"/incidents/{room.key}").text
+    assert "Customers still see this incident as ongoing" in page
+    assert "Acme Cloud shows it as <strong>Investigating</strong>" in page
+
+    send(db, room.cm, room.key, **public, public_body="All good again.")  # follows: resolved
+    page = client.get(f"/incidents/{room.key}").text
+    assert "Customers still see this incident as ongoing" not in page
 
 
 def test_the_form_offers_the_components_status_and_keeps_it_when_refused(db, room, client):

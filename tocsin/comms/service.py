@@ -41,6 +41,7 @@ from tocsin.statuspage.schemas import ComponentStatusChoice, PublicIncidentCreat
 from tocsin.statuspage.schemas import UpdatePost as PageUpdatePost
 from tocsin.statuspage.workflow import (
     COMPONENT_LABEL,
+    INCIDENT_LABEL,
     ComponentStatus,
     Impact,
     IncidentStatus,
@@ -129,6 +130,32 @@ def audiences(session: Session) -> list[Audience]:
         + [Audience("private_page", p.id, p.name) for p in pages if not p.public]
         + [Audience("public_page", p.id, p.name) for p in pages if p.public]
     )
+
+
+def pages_still_showing(session: Session, incident: Incident) -> list[tuple[str, str]]:
+    """Status pages whose incident linked to this one is not resolved yet, and the status
+    they still show: once the incident is over, customers should hear so."""
+    query = (
+        select(StatusPage.name, PublicIncident.status)
+        .join(StatusPage, StatusPage.id == PublicIncident.page_id)
+        .where(
+            PublicIncident.incident_id == incident.id,
+            PublicIncident.status.in_(
+                [
+                    s.value
+                    for s in (
+                        IncidentStatus.INVESTIGATING,
+                        IncidentStatus.IDENTIFIED,
+                        IncidentStatus.MONITORING,
+                    )
+                ]
+            ),
+        )
+        .order_by(StatusPage.name)
+    )
+    return [
+        (name, INCIDENT_LABEL[IncidentStatus(status)]) for name, status in session.execute(query)
+    ]
 
 
 def last_updates(session: Session, incident_ids: Iterable[int]) -> dict[int, datetime]:

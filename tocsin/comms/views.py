@@ -77,6 +77,8 @@ def incident_section(
     }
     if has_role(user, Role.RESPONDER) and service.may_post(user, incident):
         context["stakeholder"] = _form_context(request, session, user, incident)
+        over = incident.status not in ("open", "fixing")
+        context["still_showing"] = service.pages_still_showing(session, incident) if over else []
     return context
 
 
