@@ -434,3 +434,36 @@ def test_a_handover_request_reaches_the_person_asked(
     text = mail.get_content()
     assert "Their note: shift ends" in text
     assert f"http://testserver/incidents/{key}" in text
+
+
+def test_a_test_message_checks_a_contact_method_before_it_matters(
+    db, api_as, make_user, smtp_server, webhook_receiver, settings_for, client
+):
+    """An explorer's Apprise address had a typo that only a real page would have shown."""
+    bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
+    as_bob = api_as(bob)
+    hook = as_bob.post(
+        "/api/v1/me/contact-methods",
+        json={"channel": "webhook", "address": webhook_receiver.url, "label": "pager app"},
+    ).json()
+    typo = {"channel": "apprise", "address": "zzz://whatever", "label": "typo"}
+    assert_error(as_bob.post("/api/v1/me/contact-methods", json=typo), 422)
+    # Well-formed, but nothing listens there: only a test shows it.
+    broken = as_bob.post(
+        "/api/v1/me/contact-methods",
+        json={"channel": "apprise", "address": "json://127.0.0.1:9/", "label": "typo"},
+    ).json()
+    for method in (hook, broken):
+        sent = as_bob.post(f"/api/v1/me/contact-methods/{method['id']}/test")
+        assert sent.status_code == 202 and sent.json()["status"] == "pending"
+    run_engine(db, settings_for(smtp_server))
+
+    [(_headers, body)] = webhook_receiver.received
+    assert body["title"] == "Tocsin test: this is how a page reaches you"
+    tests = {n["label"]: n for n in as_bob.get("/api/v1/me/notifications").json()}
+    assert tests["pager app"]["status"] == "sent"
+    assert tests["typo"]["status"] == "pending" and tests["typo"]["last_error"]
+
+    # Only your own methods.
+    someone = api_as(make_user(Role.RESPONDER, name="Eve"))
+    assert_error(someone.post(f"/api/v1/me/contact-methods/{hook['id']}/test"), 404)

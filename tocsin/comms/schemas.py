@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from tocsin.auth.schemas import UserRef
+from tocsin.paging.addresses import apprise_understands
 from tocsin.schemas import Id, Input, Name, Output, Text
 from tocsin.statuspage.workflow import IncidentStatus
 
@@ -25,6 +26,8 @@ def _apprise_url(value: str) -> str:
         raise ValueError("must be an Apprise URL such as slack://TokenA/TokenB/TokenC/#incidents")
     if any(ch.isspace() for ch in value) or "\x00" in value:
         raise ValueError("must not contain spaces")
+    if not apprise_understands(value):
+        raise ValueError("Apprise does not know this kind of URL: check the part before '://'")
     return value
 
 

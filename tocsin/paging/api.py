@@ -37,6 +37,14 @@ def delete_contact_method(method_id: IdPath, user: CurrentUser, session: DbSessi
     return Response(status_code=204)
 
 
+@router.post(
+    "/me/contact-methods/{method_id}/test", response_model=NotificationOut, status_code=202
+)
+def test_contact_method(method_id: IdPath, user: CurrentUser, session: DbSession) -> object:
+    """Sends a test message there now; follow its delivery in /me/notifications."""
+    return service.test_contact_method(session, user, method_id)
+
+
 @router.get("/me/notification-rules", response_model=list[RuleOut])
 def list_rules(user: CurrentUser, session: DbSession) -> object:
     """In order of delay. With no rules, pages go to your account email at once."""

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from tocsin.auth.schemas import UserRef
+from tocsin.paging.addresses import apprise_understands
 from tocsin.paging.models import Channel, DeliveryStatus, PageStatus
 from tocsin.schemas import EMAIL_PATTERN, Id, Input, Output, Text
 
@@ -33,6 +34,11 @@ class ContactMethodCreate(Input):
             raise ValueError("a webhook contact needs an http(s):// URL")
         if self.channel is Channel.APPRISE and "://" not in address:
             raise ValueError("an Apprise contact needs a URL such as ntfy://my-topic")
+        if self.channel is Channel.APPRISE and not apprise_understands(address):
+            raise ValueError(
+                "Apprise does not know this kind of URL: check the service's part before "
+                "'://' (ntfy://, slack://, tgram://, ...)"
+            )
         self.address = address
         return self
 

@@ -83,6 +83,19 @@ def delete_method(method_id: IdPath, user: CurrentUser, session: DbSession) -> R
     return redirect("/settings/notifications", "ok|Contact method removed.")
 
 
+@router.post("/settings/notifications/methods/{method_id}/test")
+def test_method(method_id: IdPath, user: CurrentUser, session: DbSession) -> Response:
+    try:
+        sent = service.test_contact_method(session, user, method_id)
+    except TocsinError as refused:
+        return redirect("/settings/notifications", f"error|{refused.message}")
+    where = sent.label or sent.channel
+    return redirect(
+        "/settings/notifications",
+        f"ok|A test is on its way to {where}. Its delivery shows under Recent notifications.",
+    )
+
+
 @router.post("/settings/notifications/rules")
 def save_rules(form: FormBody, user: CurrentUser, session: DbSession) -> Response:
     """Rows of (contact method, minutes); a row left empty is dropped."""
