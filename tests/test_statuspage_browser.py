@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -283,6 +284,15 @@ def test_the_communications_manager_publishes_and_the_customer_reads_it(
         manager.locator("#components tr", has_text="Card payments").locator("select")
     ).to_have_value("operational")
     shoot(manager, "statuspage-desktop-admin-page")
+    status_width = "el => el.getBoundingClientRect().width"
+    assert manager.locator("#components select").first.evaluate(status_width) >= 150
+
+    # On a phone each component's status reads in full under its name.
+    phone = open_page(PHONE, phone=True)
+    log_in(phone, responder, then=urlsplit(manager.url).path)
+    assert phone.locator("#components select").first.evaluate(status_width) >= 200
+    assert_fits(phone, PHONE["width"])
+    shoot(phone, "statuspage-phone-admin-page")
 
 
 def test_the_public_page_needs_no_script(one_database, browser, live_server, acme):  # noqa: F811
