@@ -1,6 +1,7 @@
 """Journey 8 in a real Chromium: the operator opens Admin → Health when pages seem late, on a
-phone and on a desktop, and reads that the engine is behind and which sends fail.
-Screenshots go to test-artifacts/."""
+phone and on a desktop, and reads that the engine is behind and which sends fail; the
+on-call reads their own failing notification and sends a test on a phone; the audit log
+reads on a phone. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -55,3 +56,31 @@ def test_the_operator_sees_a_stalled_engine_and_failing_sends(
         if phone:
             assert_fits(page, viewport["width"])
         shoot(page, f"health-{name}")
+
+
+def test_the_on_call_sees_a_failing_notification_and_tests_their_contact_on_a_phone(
+    db, admin, make_user, smtp_server, one_database, open_page
+):
+    bob = make_user(Role.RESPONDER, name="Bob Builder", email="bob@example.com")
+    rita = make_user(name="Rita Responder")
+    with db.begin() as session:
+        incident = incidents.declare_incident(
+            session, rita, IncidentCreate(summary="Card payments fail", severity="SEV1")
+        )
+        incidents.page_responders(session, rita, incident.key, [{"kind": "user", "id": bob.id}])
+    smtp_server.refusing = True
+    run_engine(db, Settings(database_url=db.url, smtp_url=smtp_server.url))
+
+    page = open_page(PHONE, phone=True)
+    log_in(page, bob, then="/settings/notifications")
+    entry = page.locator(".entry", has_text="Card payments fail")
+    expect(entry).to_contain_text("pending")
+    expect(entry.locator(".entry-error")).to_contain_text("451")
+    assert_fits(page, PHONE["width"])
+    shoot(page, "phone-settings-notifications")
+
+    admin_phone = open_page(PHONE, phone=True)
+    log_in(admin_phone, admin, then="/admin/audit")
+    expect(admin_phone.locator(".entry").first).to_be_visible()
+    assert_fits(admin_phone, PHONE["width"])
+    shoot(admin_phone, "phone-audit")
