@@ -216,6 +216,24 @@ def test_the_team_lead_creates_a_schedule_and_its_layers_with_forms(web_as, team
     assert set(texts(page, "legend")[0].split()) >= {"Lea", "Bob", "Builder"}
 
 
+def test_a_refused_new_schedule_keeps_what_was_typed(web_as, team):
+    """An explorer's typo in the time zone cleared the name and reset the zone to UTC."""
+    lea = web_as(team.lead)
+    typed = {
+        "name": "Payments primary",
+        "time_zone": "Europe/Berlinn",
+        "team_id": team.team_id,
+        "description": "Card and bank payments",
+    }
+    refused = lea.post("/oncall/schedules", typed)
+    assert refused.status_code == 422
+    page = Page(refused.text)
+    assert page.values["s-name"] == "Payments primary"
+    assert page.values["s-zone"] == "Europe/Berlinn"
+    assert "Card and bank payments</textarea>" in refused.text
+    assert 'role="alert"' in refused.text and "Time zone" in refused.text
+
+
 def test_a_layer_form_with_a_mistake_says_what_is_wrong_in_words(web_as, team, db):
     lea = web_as(team.lead)
     schedule_id = _schedule(db, team)

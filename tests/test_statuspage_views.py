@@ -80,9 +80,14 @@ def test_an_admin_sets_up_a_page_with_forms(browser, admin, db):
     assert "Acme Cloud" in shown and "Readers see: All Systems Operational" in shown
     assert re.search(r"Regions EU", shown) and "API" in shown
     refused = client.post(
-        "/status-pages", data={"csrf_token": csrf, "name": "Again", "slug": "acme"}
+        "/status-pages",
+        data={"csrf_token": csrf, "name": "Again", "slug": "acme", "visibility": "private"},
     )
-    assert "The address /status/acme is taken by Acme Cloud." in flash(refused)
+    # The form comes back with the message and what was typed.
+    assert refused.status_code == 409
+    assert "The address /status/acme is taken by Acme Cloud." in refused.text
+    assert 'value="Again"' in refused.text
+    assert 'value="private" checked' in refused.text
 
 
 def test_a_responder_sets_a_component_status_but_a_viewer_cannot(

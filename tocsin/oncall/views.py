@@ -226,19 +226,27 @@ def personal_calendar(
 
 @router.get("/oncall/schedules", response_class=HTMLResponse)
 def schedules_page(request: Request, user: CurrentUser, session: DbSession) -> Response:
+    return render(request, "oncall/schedules.html", _schedules_context(session, user))
+
+
+def _schedules_context(session: Any, user: Any, **extra: Any) -> dict[str, Any]:
     moment = now()
     schedules = service.list_schedules(session)
-    context = {
+    return {
         "tabs": _tabs("/oncall/schedules"),
         "schedules": [(s, service.on_call_now(session, s.id, moment)) for s in schedules],
         "teams": auth.list_teams(session),
         "can_create": has_role(user, Role.RESPONDER),
+        "form": {},
+        "error": None,
+        **extra,
     }
-    return render(request, "oncall/schedules.html", context)
 
 
 @router.post("/oncall/schedules")
-def create_schedule(form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+def create_schedule(
+    request: Request, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
     values = {
         "name": text(form, "name"),
         "description": text(form, "description"),
@@ -248,7 +256,10 @@ def create_schedule(form: FormBody, user: CurrentUser, session: DbSession) -> Re
     try:
         schedule = service.create_schedule(session, user, _checked(ScheduleCreate, values))
     except TocsinError as refused:
-        return redirect("/oncall/schedules", f"error|{refused.message}")
+        # The form comes back with what was typed: only the refused field needs fixing.
+        session.rollback()
+        context = _schedules_context(session, user, form=values, error=refused)
+        return render(request, "oncall/schedules.html", context, refused.status_code)
     return redirect(
         _schedule_page(schedule.id) + "#layers",
         f"ok|{schedule.name} is created. Add a layer: who takes turns, and when they hand off.",

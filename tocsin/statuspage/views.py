@@ -117,21 +117,29 @@ def list_page(request: Request, user: CurrentUser, session: DbSession) -> Respon
             publishing = None
         if publishing is not None:
             linked = service.linked_incidents(session, publishing.id)
-    pages = service.list_pages(session)
-    context = {
-        "pages": pages,
-        "indicators": {p.id: _indicator(session, p) for p in pages},
-        "publishing": publishing,
-        "linked": linked,
-        "page_names": {p.id: p.name for p in pages},
-        "can_act": has_role(user, Role.RESPONDER),
-        "form": {},
-    }
+    context = _list_context(session, user, publishing=publishing, linked=linked)
     return render(request, "statuspage/list.html", context)
 
 
+def _list_context(session: Session, user: User, **extra: Any) -> dict[str, Any]:
+    pages = service.list_pages(session)
+    return {
+        "pages": pages,
+        "indicators": {p.id: _indicator(session, p) for p in pages},
+        "publishing": None,
+        "linked": [],
+        "page_names": {p.id: p.name for p in pages},
+        "can_act": has_role(user, Role.RESPONDER),
+        "form": {},
+        "error": None,
+        **extra,
+    }
+
+
 @router.post("/status-pages")
-def create_page(form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+def create_page(
+    request: Request, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
     values = {
         "slug": text(form, "slug"),
         "name": text(form, "name"),
@@ -142,7 +150,10 @@ def create_page(form: FormBody, user: CurrentUser, session: DbSession) -> Respon
     try:
         page = service.create_page(session, user, parse(PageCreate, values))
     except TocsinError as refused:
-        return redirect("/status-pages", f"error|{refused.message}")
+        # The form comes back with what was typed: only the refused field needs fixing.
+        session.rollback()
+        context = _list_context(session, user, form=values, error=refused)
+        return render(request, "statuspage/list.html", context, refused.status_code)
     return redirect(_admin_page(page.id), f"ok|{page.name} is ready at /status/{page.slug}.")
 
 
