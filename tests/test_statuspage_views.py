@@ -335,6 +335,16 @@ def test_a_days_bar_says_what_happened(client, db, admin, clock):
     assert f"{percent:.2f} % uptime" in text_of(html)
 
 
+def test_todays_history_lists_an_incident_still_going_on(client, db, admin, responder, clock):
+    """An explorer read 'No incidents reported' under today while an incident was active."""
+    world = build_page(db, admin)
+    publish(db, responder, world, name="Card payments fail", components={world.api: "major_outage"})
+    page = client.get("/status/acme").text
+    past = page[page.index('id="past"') :]
+    today = past[: past.index("</div>")]
+    assert "Card payments fail" in today and "No incidents reported" not in today
+
+
 def test_an_incident_has_its_own_public_page(client, db, admin):
     world = build_page(db, admin)
     incident_id = publish(

@@ -133,13 +133,14 @@ def _when(snap: Snapshot) -> Any:
 def _past_days(
     snap: Snapshot, at: datetime
 ) -> list[tuple[date, list[IncidentView | MaintenanceView]]]:
-    """The last days, newest first, each with the incidents and maintenances of that day."""
+    """The last days, newest first, each with the incidents and maintenances of that day.
+    An incident still open is listed on its day too (as Statuspage does): a day must not
+    say "No incidents reported" while one is going on."""
     zone = snap.page.zone
     today = at.astimezone(zone).date()
     by_day: dict[date, list[IncidentView | MaintenanceView]] = defaultdict(list)
     for incident in snap.incidents:
-        if not incident.unresolved:
-            by_day[incident.created_at.astimezone(zone).date()].append(incident)
+        by_day[incident.created_at.astimezone(zone).date()].append(incident)
     for maintenance in snap.maintenances:
         if maintenance.status is workflow.MaintenanceStatus.COMPLETED:
             by_day[maintenance.scheduled_for.astimezone(zone).date()].append(maintenance)
