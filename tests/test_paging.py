@@ -319,6 +319,10 @@ def test_the_incident_page_pages_someone_and_shows_the_escalation(app, db, respo
         assert paged.status_code == 200 and "Paging started." in paged.text
         assert "Rita Responder started paging: Bob Builder" in paged.text
         assert "need the queue expert" in paged.text
+        assert "paging now" in paged.text and "Pages Bob Builder" in paged.text
+        run_engine(db)  # the first level fires: Bob is reached
+        card = browser.get(f"/incidents/{key}").text
+        assert "Pages Bob Builder · reached Bob Builder" in card
         page_id = browser.get(
             f"/api/v1/incidents/{key}/pages", headers={"X-CSRF-Token": csrf}
         ).json()[0]["id"]

@@ -34,6 +34,7 @@ from tocsin.deps import CurrentUser, DbSession, IdPath
 from tocsin.errors import Forbidden, InvalidInput, NotFound, TocsinError
 from tocsin.incidents import service as incidents
 from tocsin.incidents.workflow import SEVERITY_HELP, Severity
+from tocsin.paging import service as paging
 from tocsin.web.forms import FormBody, local_datetime, parse, text
 from tocsin.web.templating import act_and_return, local_input_value, redirect, render
 
@@ -166,6 +167,7 @@ def alert_page(
     alert = service.get_alert(session, alert_id)
     can_act = has_role(user, Role.RESPONDER)
     severity = AlertSeverity(alert.severity)
+    pages = service.pages_of(session, alert_id)
     context = {
         "alert": alert,
         "incident": _visible_incident(session, user, alert),
@@ -177,7 +179,8 @@ def alert_page(
         "severities": list(Severity),
         "severity_help": SEVERITY_HELP,
         "default_severity": routing.INCIDENT_SEVERITY_FOR[severity],
-        "pages": service.pages_of(session, alert_id),
+        "pages": pages,
+        "page_facts": paging.facts_of_pages(session, pages),
     }
     return render(request, "alerts/show.html", context)
 

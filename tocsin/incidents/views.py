@@ -32,6 +32,7 @@ from tocsin.incidents.workflow import (
     action_label,
     explanation_needed,
 )
+from tocsin.paging import service as paging
 from tocsin.paging.schemas import PageRequest
 from tocsin.web.forms import FormBody, ids, local_datetime, optional_id, parse, text
 from tocsin.web.page_sections import context_for
@@ -174,6 +175,7 @@ def incident_page(
     ]
     starred_only = request.query_params.get("starred") == "1"
     responders = [u for u in auth.list_users(session) if u.role != Role.VIEWER.value]
+    pages = service.pages_of(session, user, key)
     context = {
         "incident": incident,
         "timeline": service.timeline_of(session, user, key, starred_only=starred_only),
@@ -188,7 +190,8 @@ def incident_page(
         "products": catalogue.list_products(session),
         "severities": list(Severity),
         "severity_help": SEVERITY_HELP,
-        "pages": service.pages_of(session, user, key),
+        "pages": pages,
+        "page_facts": paging.facts_of_pages(session, pages),
         "teams": auth.list_teams(session),
         "impact_started_value": local_input_value(request, incident.impact_started_at),
         "detected_value": local_input_value(request, incident.detected_at),

@@ -358,6 +358,29 @@ def resolve_subject(
     return len(pages)
 
 
+@dataclass(frozen=True)
+class PageFacts:
+    """What a page's card says beside its state."""
+
+    targets: str  # whom it pages: "the on-call of payments", "Alice, the Database team"
+    reached: list[str]  # whom it has paged so far, in order
+
+
+def facts_of_pages(session: Session, pages: list[Page]) -> dict[int, PageFacts]:
+    reached: dict[int, list[str]] = {p.id: [] for p in pages}
+    if pages:
+        query = (
+            select(PageRecipient.page_id, User.name)
+            .join(User, User.id == PageRecipient.user_id)
+            .where(PageRecipient.page_id.in_(list(reached)))
+            .order_by(PageRecipient.paged_at, User.name)
+        )
+        for page_id, name in session.execute(query):
+            if name not in reached[page_id]:
+                reached[page_id].append(name)
+    return {p.id: PageFacts(targets.describe(session, p), reached[p.id]) for p in pages}
+
+
 def get_page(session: Session, page_id: int) -> Page:
     page = session.get(Page, page_id)
     if page is None:
