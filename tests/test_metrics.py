@@ -82,14 +82,10 @@ def test_a_quiet_heartbeat_shows_as_backlog_until_the_engine_raises_its_alert(
     assert value(samples, "tocsin_alerts_open", status="triggered", severity="critical") == 1
 
 
-def test_failing_deliveries_and_stalled_escalation_are_visible(
-    db, clock, api_as, responder, make_user, smtp_server
-):
-    settings = Settings(
-        database_url=db.url, base_url="http://tocsin.test", smtp_url=smtp_server.url
-    )
+def rita_pages_bob(api_as, responder, make_user) -> tuple[object, object]:
+    """Rita declares a SEV1 and pages Bob by name; returns her client and Bob."""
     rita = api_as(responder)
-    bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
+    bob = make_user(Role.RESPONDER, name="Bob Builder", email="bob@example.com")
     incident = rita.post(
         "/api/v1/incidents", json={"summary": "Checkout fails", "severity": "SEV1"}
     ).json()
@@ -98,6 +94,16 @@ def test_failing_deliveries_and_stalled_escalation_are_visible(
         json={"targets": [{"kind": "user", "id": bob.id}]},
     )
     assert page.status_code == 201, page.text
+    return rita, bob
+
+
+def test_failing_deliveries_and_stalled_escalation_are_visible(
+    db, clock, api_as, responder, make_user, smtp_server
+):
+    settings = Settings(
+        database_url=db.url, base_url="http://tocsin.test", smtp_url=smtp_server.url
+    )
+    rita, bob = rita_pages_bob(api_as, responder, make_user)
 
     clock.advance(seconds=20)  # the page's first step is due, and no engine runs
     samples = scrape(rita)
@@ -143,15 +149,7 @@ def test_the_health_page_tells_an_admin_the_engine_is_behind_and_which_sends_fai
     settings = Settings(
         database_url=db.url, base_url="http://tocsin.test", smtp_url=smtp_server.url
     )
-    rita = api_as(responder)
-    bob = make_user(Role.RESPONDER, name="Bob Builder", email="bob@example.com")
-    incident = rita.post(
-        "/api/v1/incidents", json={"summary": "Checkout fails", "severity": "SEV1"}
-    ).json()
-    rita.post(
-        f"/api/v1/incidents/{incident['key']}/pages",
-        json={"targets": [{"kind": "user", "id": bob.id}]},
-    )
+    rita_pages_bob(api_as, responder, make_user)
     smtp_server.refusing = True
     run_engine(db, settings)
     page = health_page(app, admin)

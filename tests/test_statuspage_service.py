@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from tests.statuspage_world import build_page, publish, statuses, update, version
+from tests.statuspage_world import World, build_page, publish, statuses, update, version
 from tocsin.audit.models import AuditEntry
 from tocsin.catalogue import service as catalogue
 from tocsin.catalogue.schemas import ProductCreate, ServiceCreate
@@ -377,16 +377,19 @@ def incidents_update(**fields):
     return IncidentUpdate(**fields)
 
 
-def test_a_draft_is_filled_from_the_incident(db, admin, responder, declared, clock):
+def page_with_api_backed_by(db, admin, service_id: int) -> World:
+    """Acme Cloud, whose API component the given Tocsin service backs."""
     world = build_page(db, admin)
     with db.begin() as session:
         statuspage.update_component(
-            session,
-            admin,
-            world.page_id,
-            world.api,
-            ComponentUpdate(service_id=declared["service_id"]),
+            session, admin, world.page_id, world.api, ComponentUpdate(service_id=service_id)
         )
+    return world
+
+
+def test_a_draft_is_filled_from_the_incident(db, admin, responder, declared, clock):
+    world = page_with_api_backed_by(db, admin, declared["service_id"])
+    with db.begin() as session:
         page = statuspage.get_page(session, world.page_id)
         linked, draft, backed = statuspage.draft_for(session, responder, page, declared["key"])
     assert linked.key == "INC-1"
@@ -402,15 +405,8 @@ def test_a_draft_is_filled_from_the_incident(db, admin, responder, declared, clo
 def test_a_public_draft_names_the_pages_components_never_the_internal_service(
     db, admin, responder, declared
 ):
-    world = build_page(db, admin)
+    world = page_with_api_backed_by(db, admin, declared["service_id"])
     with db.begin() as session:
-        statuspage.update_component(
-            session,
-            admin,
-            world.page_id,
-            world.api,
-            ComponentUpdate(service_id=declared["service_id"]),
-        )
         incident = incidents.declare_incident(
             session,
             responder,

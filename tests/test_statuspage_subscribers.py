@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 
 from tests.alerting import run_engine
 from tests.conftest import assert_error, browser_login, postgres_only
-from tests.statuspage_world import build_page, publish, update
+from tests.statuspage_world import World, build_page, publish, update
 from tocsin.config import Settings
 from tocsin.db import now
 from tocsin.engine.maintenance import MaintenanceTransitions
@@ -224,17 +224,15 @@ def anonymous_json(client: TestClient, path: str) -> dict:
         return reader.get(path).json()
 
 
-def test_maintenance_reminds_subscribers_once_an_hour_before_and_announces_its_start(
-    db, clock, admin, responder, api_as, smtp_server, mail_settings
-):
+def plan_api_maintenance(db, admin, responder, api_as, start) -> tuple[World, int]:
+    """Acme Cloud with a customer following the API, and an hour's work on it at `start`."""
     world = build_page(db, admin)
     api_as(admin).post(
         f"/api/v1/status-pages/{world.page_id}/subscribers",
         json={"address": CUSTOMER, "component_ids": [world.api], "skip_confirmation": True},
     )
-    start = clock.current + timedelta(hours=3)
     with db.begin() as session:
-        statuspage.create_maintenance(
+        maintenance = statuspage.create_maintenance(
             session,
             responder,
             world.page_id,
@@ -246,6 +244,14 @@ def test_maintenance_reminds_subscribers_once_an_hour_before_and_announces_its_s
                 body="Planned work.",
             ),
         )
+        return world, maintenance.id
+
+
+def test_maintenance_reminds_subscribers_once_an_hour_before_and_announces_its_start(
+    db, clock, admin, responder, api_as, smtp_server, mail_settings
+):
+    start = clock.current + timedelta(hours=3)
+    plan_api_maintenance(db, admin, responder, api_as, start)
     runner = EngineRunner(db, [MaintenanceTransitions()])
     name = MaintenanceTransitions.name
     assert runner.run_once(start - timedelta(minutes=61)) == {name: 0}
@@ -269,30 +275,15 @@ def test_maintenance_reminds_subscribers_once_an_hour_before_and_announces_its_s
 def test_a_maintenance_started_by_hand_is_announced_by_the_engine(
     db, clock, admin, responder, api_as, smtp_server, mail_settings
 ):
-    world = build_page(db, admin)
-    api_as(admin).post(
-        f"/api/v1/status-pages/{world.page_id}/subscribers",
-        json={"address": CUSTOMER, "component_ids": [world.api], "skip_confirmation": True},
+    world, maintenance_id = plan_api_maintenance(
+        db, admin, responder, api_as, clock.current + timedelta(hours=3)
     )
-    start = clock.current + timedelta(hours=3)
     with db.begin() as session:
-        maintenance = statuspage.create_maintenance(
-            session,
-            responder,
-            world.page_id,
-            MaintenanceCreate(
-                name="Database upgrade",
-                scheduled_for=start,
-                scheduled_until=start + timedelta(hours=1),
-                component_ids=[world.api],
-                body="Planned work.",
-            ),
-        )
         statuspage.post_maintenance_update(
             session,
             responder,
             world.page_id,
-            maintenance.id,
+            maintenance_id,
             MaintenanceUpdatePost(status="in_progress", body="Starting early."),
         )
     assert outbox(db) == []  # the request that started it queued nothing

@@ -712,13 +712,17 @@ def untold_updates(
 ) -> list[IncidentUpdate]:
     """Posted updates whose subscribers are not told yet, oldest first (but for `skip`,
     ones that just failed), locked so that one worker tells each: the claim and the
-    notifications commit together. The literal predicate is the partial index's."""
-    query = select(IncidentUpdate).where(UNTOLD_INCIDENT_UPDATES)
+    notifications commit together."""
+    return _untold(session, IncidentUpdate, UNTOLD_INCIDENT_UPDATES, limit, skip)
+
+
+def _untold(session: Session, model: Any, untold: Any, limit: int, skip: Collection[int]) -> list:
+    query = select(model).where(untold)  # the literal predicate is the partial index's
     if skip:
-        query = query.where(IncidentUpdate.id.not_in(list(skip)))
-    query = query.order_by(IncidentUpdate.id).limit(limit)
+        query = query.where(model.id.not_in(list(skip)))
+    query = query.order_by(model.id).limit(limit)
     if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=IncidentUpdate)
+        query = query.with_for_update(skip_locked=True, of=model)
     return list(session.scalars(query))
 
 
@@ -735,13 +739,7 @@ def untold_maintenance_updates(
     session: Session, limit: int, skip: Collection[int] = ()
 ) -> list[MaintenanceUpdate]:
     """Maintenance starts not yet announced; as `untold_updates`."""
-    query = select(MaintenanceUpdate).where(UNTOLD_MAINTENANCE_UPDATES)
-    if skip:
-        query = query.where(MaintenanceUpdate.id.not_in(list(skip)))
-    query = query.order_by(MaintenanceUpdate.id).limit(limit)
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=MaintenanceUpdate)
-    return list(session.scalars(query))
+    return _untold(session, MaintenanceUpdate, UNTOLD_MAINTENANCE_UPDATES, limit, skip)
 
 
 def tell_about_maintenance_update(session: Session, update: MaintenanceUpdate, at: datetime) -> int:
