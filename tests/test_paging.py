@@ -471,3 +471,61 @@ def test_a_test_message_checks_a_contact_method_before_it_matters(
     # Only your own methods.
     someone = api_as(make_user(Role.RESPONDER, name="Eve"))
     assert_error(someone.post(f"/api/v1/me/contact-methods/{hook['id']}/test"), 404)
+
+
+def test_a_page_to_a_team_deleted_since_does_not_hold_up_other_pages(
+    db, clock, rita, api_as, admin, make_user, smtp_server, settings_for
+):
+    """Found by fuzzing: deleting a team that a page targets made every escalation step
+    fail, because the failing page led every batch."""
+    bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
+    ada = api_as(admin)
+    team = ada.post("/api/v1/teams", json={"name": "Databases"}).json()
+    ada.post(f"/api/v1/teams/{team['id']}/members", json={"user_id": bob.id})
+    key = declare(rita)["key"]
+    to_team = rita.post(
+        f"/api/v1/incidents/{key}/pages", json={"targets": [{"kind": "team", "id": team["id"]}]}
+    )
+    assert to_team.status_code == 201, to_team.text
+    assert ada.delete(f"/api/v1/teams/{team['id']}").status_code == 204
+    other = declare(rita, summary="Search is slow", severity="SEV2")["key"]
+    rita.post(
+        f"/api/v1/incidents/{other}/pages", json={"targets": [{"kind": "user", "id": bob.id}]}
+    )
+
+    handled = run_engine(db, settings_for(smtp_server))
+    assert handled["escalation"] == 2
+    [mail] = smtp_server.to("bob@example.com")
+    assert "Search is slow" in mail["Subject"]
+    assert any("Nobody" in m or "nobody" in m for m in timeline(rita, key))
+
+
+def test_one_page_whose_step_fails_is_retried_while_the_others_fire(
+    db, clock, rita, api_as, make_user, smtp_server, settings_for, monkeypatch
+):
+    bob = make_user(Role.RESPONDER, name="Bob", email="bob@example.com")
+    broken = declare(rita, summary="Broken one")["key"]
+    fine = declare(rita, summary="Fine one")["key"]
+    for key in (broken, fine):
+        page = {"targets": [{"kind": "user", "id": bob.id}]}
+        rita.post(f"/api/v1/incidents/{key}/pages", json=page)
+    real = paging.run_step
+
+    def failing(session, page, at, base_url):
+        if page.subject_key == broken:
+            raise RuntimeError("cannot step this one")
+        return real(session, page, at, base_url)
+
+    def queued_for_bob() -> list[str]:
+        titles = [n["title"] for n in api_as(bob).get("/api/v1/me/notifications").json()]
+        return sorted("Broken" if "Broken" in t else "Fine" for t in titles)
+
+    monkeypatch.setattr(paging, "run_step", failing)
+    steps = EscalationSteps(settings_for(smtp_server))
+    steps.run_due(db, clock.current)
+    assert queued_for_bob() == ["Fine"]
+    monkeypatch.setattr(paging, "run_step", real)
+    steps.run_due(db, clock.advance(seconds=30))  # not yet: it was set aside for a minute
+    assert queued_for_bob() == ["Fine"]
+    steps.run_due(db, clock.advance(seconds=31))
+    assert queued_for_bob() == ["Broken", "Fine"]

@@ -12,7 +12,7 @@ engine's step); delivery happens later, from the outbox, with retries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -418,14 +418,13 @@ def escalate_now(session: Session, actor: User, page_id: int, subject: tuple[str
 # ---------------------------------------------------------------- the engine's step
 
 
-def due_pages(session: Session, at: datetime, limit: int) -> list[Page]:
-    """Active pages whose next step is due, locked so each step fires exactly once."""
-    query = (
-        select(Page)
-        .where(Page.status == PageStatus.ACTIVE.value, Page.next_step_at <= at)
-        .order_by(Page.next_step_at, Page.id)
-        .limit(limit)
-    )
+def due_pages(session: Session, at: datetime, limit: int, skip: Collection[int] = ()) -> list[Page]:
+    """Active pages whose next step is due (but for `skip`: ones whose step just failed),
+    locked so each step fires exactly once."""
+    query = select(Page).where(Page.status == PageStatus.ACTIVE.value, Page.next_step_at <= at)
+    if skip:
+        query = query.where(Page.id.not_in(list(skip)))
+    query = query.order_by(Page.next_step_at, Page.id).limit(limit)
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Page)
     return list(session.scalars(query))

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from tocsin.auth.models import User
+from tocsin.auth.models import Team, User
 from tocsin.paging.models import Page
 
 # An explicit page (the incident manager paging someone) is one level, tried once more
@@ -78,8 +78,6 @@ def plan(session: Session, page: Page, at: datetime) -> Plan:
 
 def expand(session: Session, targets: list[dict], at: datetime) -> list[User]:
     """People behind explicit targets: users, team members, a schedule's or service's on-call."""
-    from tocsin.auth import service as auth
-
     people: list[User] = []
     for target in targets:
         kind, target_id = target["kind"], int(target["id"])
@@ -87,7 +85,8 @@ def expand(session: Session, targets: list[dict], at: datetime) -> list[User]:
             user = session.get(User, target_id)
             people += [user] if user else []
         elif kind == "team":
-            people += auth.get_team(session, target_id).members
+            team = session.get(Team, target_id)  # a team deleted since pages nobody
+            people += team.members if team is not None else []
         elif kind == "schedule":
             from tocsin.oncall import service as oncall
 
@@ -108,7 +107,6 @@ def describe(session: Session, page: Page) -> str:
 
         service = session.get(Service, page.service_id) if page.service_id else None
         return f"the on-call of {service.name}" if service else "nobody (no service)"
-    from tocsin.auth.models import Team
     from tocsin.catalogue.models import Service
 
     names = []
@@ -128,7 +126,6 @@ def describe(session: Session, page: Page) -> str:
 
 
 def exists(session: Session, kind: str, target_id: int) -> bool:
-    from tocsin.auth.models import Team
     from tocsin.catalogue.models import Service
 
     if kind == "user":
