@@ -8,6 +8,8 @@ import pytest
 
 from tests.alerting import make_integration, run_engine
 from tests.conftest import assert_error
+from tocsin.alerts import service as alerts_service
+from tocsin.engine.alert_router import AlertRouter
 
 
 @pytest.fixture
@@ -241,3 +243,30 @@ def test_an_incident_from_an_alert_counts_its_impact_from_the_alert(client, ada,
     incident = rita.post(f"/api/v1/alerts/{alert['id']}/incident", json={}).json()
     assert incident["detected_at"] == incident["impact_started_at"] == "2026-03-02T09:00:00Z"
     assert incident["declared_at"] == "2026-03-02T09:07:00Z"
+
+
+def test_an_alert_whose_routing_fails_is_retried_while_the_others_are_routed(
+    client, ada, db, clock, monkeypatch
+):
+    integration = make_integration(ada, "pagerduty")
+    for dedup_key in ("broken", "fine"):
+        send(client, integration["key"], dedup_key, "error")
+    real = alerts_service.route_alert
+
+    def failing(session, alert, at):
+        if alert.dedup_key == "broken":
+            raise RuntimeError("cannot route this one")
+        return real(session, alert, at)
+
+    def actions() -> dict[str, str | None]:
+        return {a["dedup_key"]: a["action"] for a in ada.get("/api/v1/alerts").json()["items"]}
+
+    monkeypatch.setattr(alerts_service, "route_alert", failing)
+    router = AlertRouter()
+    router.run_due(db, clock.current)
+    assert actions() == {"broken": None, "fine": "page"}
+    monkeypatch.setattr(alerts_service, "route_alert", real)
+    router.run_due(db, clock.advance(seconds=30))  # set aside for a minute
+    assert actions()["broken"] is None
+    router.run_due(db, clock.advance(seconds=31))
+    assert actions() == {"broken": "page", "fine": "page"}

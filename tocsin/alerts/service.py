@@ -9,7 +9,7 @@ paging and an accepted alert is never lost between the two.
 from __future__ import annotations
 
 import secrets as random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
@@ -798,9 +798,13 @@ def route_alert(session: Session, alert: Alert, at: datetime) -> routing.Decisio
     return decision
 
 
-def unrouted_alerts(session: Session, limit: int) -> list[Alert]:
-    """New alerts waiting for the router, locked so that several workers share them out."""
-    query = select(Alert).where(Alert.routed_at.is_(None)).order_by(Alert.id).limit(limit)
+def unrouted_alerts(session: Session, limit: int, skip: Collection[int] = ()) -> list[Alert]:
+    """New alerts waiting for the router (but for `skip`: ones whose routing just failed),
+    locked so that several workers share them out."""
+    query = select(Alert).where(Alert.routed_at.is_(None))
+    if skip:
+        query = query.where(Alert.id.not_in(list(skip)))
+    query = query.order_by(Alert.id).limit(limit)
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Alert)
     return list(session.scalars(query))

@@ -1,4 +1,8 @@
-"""Routes new alerts: the service's rules decide if each pages, opens an incident, or is kept."""
+"""Routes new alerts: the service's rules decide if each pages, opens an incident, or is kept.
+
+Each alert is routed in its own savepoint (isolation.py): one whose routing fails is set
+aside for a minute while the alerts behind it are routed on time.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from datetime import datetime
 
 from tocsin.alerts import service as alerts
 from tocsin.db import Database
+from tocsin.engine.isolation import SetAside
 
 
 class AlertRouter:
@@ -14,14 +19,22 @@ class AlertRouter:
     # sender's repeat of it waits that long, and its page starts only then.
     batch = 20
 
+    def __init__(self) -> None:
+        self.failing = SetAside("routing alert")
+
     def run_due(self, db: Database, at: datetime) -> int:
         """Claims unrouted alerts in batches (skipping any another worker holds), routes each."""
         handled = 0
         while True:
             with db.begin() as session:
-                claimed = alerts.unrouted_alerts(session, self.batch)
+                claimed = alerts.unrouted_alerts(session, self.batch, self.failing.skipped(at))
                 for alert in claimed:
-                    alerts.route_alert(session, alert, at)
+                    self.failing.run(
+                        session,
+                        alert.id,
+                        at,
+                        lambda alert=alert: alerts.route_alert(session, alert, at),
+                    )
                 session.commit()
             handled += len(claimed)
             if len(claimed) < self.batch:

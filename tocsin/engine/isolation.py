@@ -1,0 +1,41 @@
+"""One item's failure must not stop the engine's other work.
+
+A module that handles a batch runs each item in its own savepoint through `SetAside`:
+an item whose work raises is logged, rolled back alone and set aside for a while (other
+workers may still try it), so the items behind it go on; it is retried once its time
+is up. The database keeps it due, so nothing is lost, and the module's backlog on
+/metrics and Health shows how long it has waited.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+log = logging.getLogger("tocsin.engine")
+
+
+class SetAside:
+    def __init__(self, what: str, retry_after: timedelta = timedelta(minutes=1)) -> None:
+        self.what = what
+        self.retry_after = retry_after
+        self._until: dict[int, datetime] = {}
+
+    def skipped(self, at: datetime) -> set[int]:
+        """The items to leave out of the next claim."""
+        return {item_id for item_id, until in self._until.items() if until > at}
+
+    def run(self, session: Session, item_id: int, at: datetime, work: Callable[[], object]) -> bool:
+        """Does `work` in a savepoint; False (logged, set aside) when it raised."""
+        try:
+            with session.begin_nested():
+                work()
+        except Exception:
+            log.exception("%s %s failed; set aside and retried later", self.what, item_id)
+            self._until[item_id] = at + self.retry_after
+            return False
+        self._until.pop(item_id, None)
+        return True
