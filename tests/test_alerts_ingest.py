@@ -222,3 +222,66 @@ def test_a_repeat_without_details_keeps_the_alerts_details(client, ada):
     client.post("/v2/enqueue", json=event(key, custom_details={"p99_ms": 1500}))
     details = ada.get(f"/api/v1/alerts/{alert['id']}").json()["details"]
     assert details == {"p99_ms": 1500}  # newer details replace older ones
+
+
+# Found by fuzzing: each of these gave a 500 (and on SQLite a lone surrogate was stored,
+# after which the alert list itself answered 500). Raw bytes: the JSON spellings matter.
+UNSTORABLE = {
+    "lone surrogate": b'"\\ud800"',
+    "lone low surrogate": b'"x\\udc00"',
+    "NaN": b"NaN",
+    "Infinity": b"Infinity",
+    "a number too large": b"1e400",
+}
+
+
+@pytest.mark.parametrize("how", list(UNSTORABLE))
+@pytest.mark.parametrize("sender", ["pagerduty", "webhook", "alertmanager"])
+def test_values_no_database_can_hold_are_refused_and_nothing_is_stored(
+    client, ada, db, sender, how
+):
+    key = make_integration(ada, sender)["key"]
+    if sender == "pagerduty":
+        path, document = "/v2/enqueue", event(key, custom_details={"v": "@V@"})
+    elif sender == "webhook":
+        path = f"/integrations/webhook/{key}"
+        document = {"title": "Disk full", "dedup_key": "k", "details": {"v": "@V@"}}
+    else:
+        path = f"/integrations/alertmanager/{key}"
+        document = json.loads((SAMPLES / "am_webhook_firing.json").read_text())
+        document["alerts"][0]["labels"]["v"] = "@V@"
+    # The value spelled as raw JSON, which no Python value would serialise to.
+    body = json.dumps(document).replace('"@V@"', UNSTORABLE[how].decode())
+    refused = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert refused.status_code == 400, refused.text
+    assert count_alerts(db) == 0
+    assert ada.get("/api/v1/alerts").status_code == 200
+
+
+def test_a_surrogate_pair_is_one_character_and_is_kept(client, ada):
+    key = make_integration(ada, "webhook")["key"]
+    body = '{"title":"Pager \\ud83d\\udcdf down","dedup_key":"k"}'
+    accepted = client.post(
+        f"/integrations/webhook/{key}", content=body, headers={"content-type": "application/json"}
+    )
+    assert accepted.status_code in (200, 202), accepted.text
+    [alert] = ada.get("/api/v1/alerts").json()["items"]
+    assert alert["title"] == "Pager \N{PAGER} down"
+
+
+@pytest.mark.parametrize("field", ["event_action", "severity"])
+@pytest.mark.parametrize("wrong", [[], {}, 3])
+def test_a_field_of_the_wrong_type_is_a_400_naming_it(client, ada, db, field, wrong):
+    key = make_integration(ada, "pagerduty")["key"]
+    body = event(key)
+    if field == "event_action":
+        body["event_action"] = wrong
+    else:
+        body["payload"]["severity"] = wrong
+    refused = client.post("/v2/enqueue", json=body)
+    assert refused.status_code == 400
+    assert any(field in error for error in refused.json()["errors"])
+    hook = make_integration(ada, "webhook")["key"]
+    refused = client.post(f"/integrations/webhook/{hook}", json={"title": "t", "severity": wrong})
+    assert refused.status_code == 400
+    assert count_alerts(db) == 0

@@ -77,7 +77,7 @@ def parse_event(body: Any) -> AlertEvent:
     if not _text(body.get("routing_key")):
         errors.append("'routing_key' is missing or blank.")
     action = body.get("event_action")
-    if action not in ACTIONS:
+    if not isinstance(action, str) or action not in ACTIONS:  # a list is unhashable
         errors.append("'event_action' must be one of trigger, acknowledge, resolve.")
     dedup_key = body.get("dedup_key")
     if dedup_key is not None and not isinstance(dedup_key, str):
@@ -108,7 +108,7 @@ def parse_event(body: Any) -> AlertEvent:
         source = _text(payload.get("source")) or ""
         if not source.strip():
             errors.append("'payload.source' is missing or blank.")
-        if payload.get("severity") not in SEVERITIES:
+        if not isinstance(payload.get("severity"), str) or payload["severity"] not in SEVERITIES:
             errors.append("'payload.severity' must be one of critical, error, warning, info.")
         else:
             severity = AlertSeverity(payload["severity"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,12 +61,48 @@ class Answer:
 JSON_TYPE = (b"content-type", b"application/json")
 
 
+# A \uD800-\uDFFF escape: half of a surrogate pair, or a lone one (which no text may hold).
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def _parse_json(raw: bytes) -> Any:
-    """The parsed body; ValueError for anything that is not JSON (nested too deep included)."""
+    """The parsed body; ValueError for anything that is not strict JSON: nested too deep,
+    NaN or Infinity (1e400 too), or a lone surrogate, which no database or answer can
+    hold. Strict, so an accepted event can always be stored and shown."""
     try:
-        return json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise ValueError("nested too deep") from None
+    if SURROGATE_ESCAPE.search(raw) and _holds_lone_surrogate(value):
+        raise ValueError("a lone surrogate")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large")
+    return number
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Whether any text in the document cannot be written as UTF-8 (rare: only looked for
+    when the body spells a surrogate escape; pairs that make one character are fine)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_holds_lone_surrogate(k) or _holds_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_lone_surrogate(item) for item in value)
+    return False
 
 
 async def _store(

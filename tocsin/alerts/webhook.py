@@ -46,7 +46,7 @@ def parse_webhook(body: Any) -> AlertEvent:
     elif isinstance(title, str) and len(title) > MAX_TITLE:
         errors.append(f"'title' is longer than {MAX_TITLE} characters.")
     severity = body.get("severity", "error")
-    if severity not in {s.value for s in AlertSeverity}:
+    if not isinstance(severity, str) or severity not in {s.value for s in AlertSeverity}:
         errors.append("'severity' must be one of critical, error, warning, info.")
     details = body.get("details", {})
     if not isinstance(details, dict):
