@@ -75,6 +75,10 @@ Title = Annotated[
     AfterValidator(_no_nul),
 ]
 Text = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
+# An optional short label ("phone push", a layer's name): may be empty, never NUL.
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=120), AfterValidator(_no_nul)
+]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=MAX_EMAIL_LENGTH),

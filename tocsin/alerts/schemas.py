@@ -13,7 +13,7 @@ from tocsin.auth.schemas import UserRef
 from tocsin.catalogue.schemas import ServiceRef
 from tocsin.db import as_utc
 from tocsin.incidents.workflow import Severity
-from tocsin.schemas import Id, Input, Name, Output, Text
+from tocsin.schemas import Id, Input, Name, Output, SearchText, Text
 
 When = Annotated[datetime, AfterValidator(as_utc)]
 
@@ -71,7 +71,7 @@ class AlertFilters(Input):
     status: list[AlertStatus] = Field(default_factory=list, max_length=3)
     severity: list[AlertSeverity] = Field(default_factory=list, max_length=4)
     service_id: Id | None = None
-    q: Annotated[str, Field(max_length=200)] = ""
+    q: SearchText = ""
     limit: int = Field(default=50, ge=1, le=200)
     cursor: Annotated[str, Field(max_length=32)] | None = None
 

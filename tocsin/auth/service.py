@@ -315,6 +315,8 @@ def end_login(session: Session, cookie: str) -> None:
 
 def create_token(session: Session, actor: User, name: str) -> tuple[ApiToken, str]:
     """A personal token for `actor`. The plaintext is returned once and never stored."""
+    if "\x00" in name:  # the form passes its text straight here; PostgreSQL refuses NUL
+        raise InvalidInput("A token's name must not contain NUL characters.", field="name")
     plaintext, lookup, secret_digest = secrets.new_keyed_secret(TOKEN_PREFIX)
     token = ApiToken(user_id=actor.id, name=name, lookup=lookup, secret_hash=secret_digest)
     session.add(token)

@@ -674,6 +674,8 @@ def add_note(
     incident = _act(session, actor, key, "add notes")
     if not text.strip():
         raise InvalidInput("A note needs some text.", field="text")
+    if "\x00" in text:  # the form passes its text straight here; PostgreSQL refuses NUL
+        raise InvalidInput("A note must not contain NUL characters.", field="text")
     event = _event(session, incident, actor, "note", text.strip())
     event.starred = starred
     session.commit()

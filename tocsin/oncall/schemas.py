@@ -12,7 +12,7 @@ from tocsin.auth.schemas import TeamRef, UserRef
 from tocsin.catalogue.schemas import ServiceRef
 from tocsin.db import as_utc
 from tocsin.oncall.rotation import ShiftUnit
-from tocsin.schemas import Id, Input, Name, Output, Text, TimeZone
+from tocsin.schemas import Id, Input, Label, Name, Output, Text, TimeZone
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -66,7 +66,7 @@ def _local_start(value: object) -> object:
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 LocalStart = Annotated[date | datetime, BeforeValidator(_local_start)]
 When = Annotated[datetime, AfterValidator(as_utc)]
-LayerName = Annotated[str, Field(max_length=120), AfterValidator(lambda v: v.strip())]
+LayerName = Label
 
 
 def _in_range(value: datetime) -> datetime:

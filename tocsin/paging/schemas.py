@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from tocsin.auth.schemas import UserRef
 from tocsin.paging.addresses import apprise_understands
 from tocsin.paging.models import Channel, DeliveryStatus, PageStatus
-from tocsin.schemas import EMAIL_PATTERN, Id, Input, Output, Text
+from tocsin.schemas import EMAIL_PATTERN, Id, Input, Label, Output, Text
 
 Address = Annotated[str, Field(min_length=3, max_length=2048)]
 
@@ -21,7 +21,7 @@ class ContactMethodCreate(Input):
         description="An email address, a webhook URL (https://...), or an Apprise URL "
         "(ntfy://topic, slack://..., msteams://..., tgram://..., matrix://...)."
     )
-    label: Annotated[str, Field(max_length=120)] = ""
+    label: Label = ""
 
     @model_validator(mode="after")
     def _address_fits_the_channel(self) -> ContactMethodCreate:
