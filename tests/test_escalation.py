@@ -324,3 +324,60 @@ def test_running_out_of_levels_still_sends_what_was_queued(
     clock.advance(minutes=10)
     run_engine(db)
     assert as_olli.get("/api/v1/me/notifications").json()[0]["attempts"] == 1  # it was tried
+
+
+def test_a_deactivated_primary_is_skipped_at_once_not_after_the_delay(
+    db, clock, client, ada, make_user, smtp_server
+):
+    """Found by an explorer: with the primary deactivated, level 1 paged nobody and the
+    secondary was reached only five minutes later."""
+    primary = make_user(Role.RESPONDER, name="Pia Primary", email="pia@example.com")
+    secondary = make_user(Role.RESPONDER, name="Sam Secondary", email="sam@example.com")
+    integration = make_integration(ada, "pagerduty")
+    policy_for(ada, integration["service"]["id"], [([primary.id], 5), ([secondary.id], 5)])
+    assert ada.patch(f"/api/v1/users/{primary.id}", json={"is_active": False}).status_code == 200
+    settings = Settings(
+        database_url=db.url, base_url="http://tocsin.test", smtp_url=smtp_server.url
+    )
+    trigger(client, integration["key"])
+    run_engine(db, settings)
+    assert len(smtp_server.to("sam@example.com")) == 1 and not smtp_server.to("pia@example.com")
+    said = alert_timeline(ada)
+    assert said.index("Nobody to page at level 1: nobody is on call for this level") < said.index(
+        "Paged Sam Secondary (level 2)"
+    )
+
+
+def test_a_deactivated_person_is_not_on_call_and_the_layer_beneath_shows_through(
+    db, clock, ada, make_user
+):
+    ben = make_user(Role.RESPONDER, name="Ben")
+    cyd = make_user(Role.RESPONDER, name="Cyd")
+    body = {
+        "name": "Payments primary",
+        "time_zone": "UTC",
+        "layers": [
+            {
+                "name": "backstop",
+                "participant_ids": [cyd.id],
+                "shift_unit": "weeks",
+                "shift_length": 1,
+                "handoff_time": "09:00",
+                "start": "2026-03-02",
+            },
+            {
+                "name": "weekly",
+                "participant_ids": [ben.id],
+                "shift_unit": "weeks",
+                "shift_length": 1,
+                "handoff_time": "09:00",
+                "start": "2026-03-02",
+            },
+        ],
+    }
+    schedule = ada.post("/api/v1/schedules", json=body)
+    assert schedule.status_code == 201, schedule.text
+    on_call = f"/api/v1/schedules/{schedule.json()['id']}/on-call"
+    assert ada.get(on_call).json()["user"]["name"] == "Ben"
+    ada.patch(f"/api/v1/users/{ben.id}", json={"is_active": False})
+    assert ada.get(on_call).json()["user"]["name"] == "Cyd"

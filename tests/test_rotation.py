@@ -374,3 +374,24 @@ def test_naive_instants_are_refused():
         on_call_at(schedule, datetime(2026, 3, 2, 9))
     with pytest.raises(ValueError):
         Layer((1,), 0, ShiftUnit.DAYS, time(9), date(2026, 1, 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=cases(), gone=st.frozensets(st.integers(1, 5), max_size=2), data=st.data())
+def test_an_absent_person_leaves_gaps_and_nothing_else_moves(case, gone, data):
+    """A deactivated person is never on call; at any instant the answer is what it would be
+    with their turns taken out, so whoever is beneath them shows through."""
+    schedule, start, end = case
+    without = Schedule(schedule.time_zone, schedule.layers, schedule.overrides, absent=gone)
+    found = shifts(without, start, end)
+    assert all(s.user_id not in gone for s in found)
+    when = data.draw(instants(start, end))
+    answer = on_call_at(without, when)
+    assert (answer.user_id if answer else None) == (
+        shift_at(found, when).user_id if shift_at(found, when) else None
+    )
+    before = on_call_at(schedule, when)
+    if before is not None and before.user_id not in gone:
+        # Someone present who was on call stays on call (they were above or instead of
+        # anyone absent); an absent person's time falls to what lies beneath.
+        assert answer is not None and answer.user_id == before.user_id

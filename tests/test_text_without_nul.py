@@ -24,7 +24,7 @@ def test_api_fields_refuse_nul(api_as, responder):
         "shift_unit": "weeks",
         "shift_length": 1,
         "handoff_time": "09:00",
-        "start_date": "2026-03-02",
+        "start": "2026-03-02",
     }
     schedule = {"name": "Payments", "time_zone": "UTC", "layers": [layer]}
     refused = rita.post("/api/v1/schedules", json=schedule)

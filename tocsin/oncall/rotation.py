@@ -95,6 +95,9 @@ class Schedule:
     time_zone: str
     layers: tuple[Layer, ...] = ()  # bottom first: a later layer wins where it has someone
     overrides: tuple[Override, ...] = ()  # a later override wins over an earlier one
+    # People who cannot be on call (deactivated): their turns are gaps, so the layer
+    # beneath shows through; everyone else's turns stay where they were.
+    absent: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -294,12 +297,14 @@ def on_call_at(schedule: Schedule, when: datetime) -> OnCall | None:
     moment = _utc(when)
     for index in range(len(schedule.overrides) - 1, -1, -1):
         override = schedule.overrides[index]
+        if override.user_id in schedule.absent:
+            continue
         if _utc(override.start) <= moment < _utc(override.end):
             return OnCall(override.user_id, Source("override", index))
     zone = zone_of(schedule.time_zone)
     for index in range(len(schedule.layers) - 1, -1, -1):
         user_id = layer_user_at(schedule.layers[index], zone, moment)
-        if user_id is not None:
+        if user_id is not None and user_id not in schedule.absent:
             return OnCall(user_id, Source("layer", index))
     return None
 
@@ -315,11 +320,18 @@ def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
     if finish <= begin:
         return []
     zone = zone_of(schedule.time_zone)
-    layers = [layer_intervals(layer, zone, begin, finish) for layer in schedule.layers]
+    absent = schedule.absent
+    layers = [
+        [turn for turn in layer_intervals(layer, zone, begin, finish) if turn[2] not in absent]
+        for layer in schedule.layers
+    ]
     overrides = [
         (index, max(_utc(o.start), begin), min(_utc(o.end), finish), o.user_id)
         for index, o in enumerate(schedule.overrides)
-        if _utc(o.start) < finish and _utc(o.end) > begin and _utc(o.end) > _utc(o.start)
+        if _utc(o.start) < finish
+        and _utc(o.end) > begin
+        and _utc(o.end) > _utc(o.start)
+        and o.user_id not in absent
     ]
     edges = {begin, finish}
     for intervals in layers:

@@ -8,7 +8,7 @@ calls `policy_of_service`, `levels_of` and `resolve_targets`; they never write.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any, Literal
 
@@ -501,6 +501,12 @@ def plan_of(session: Session, schedule: Schedule, start: datetime, end: datetime
         layers=tuple(rotation_layer(layer) for layer in layers),
         overrides=tuple(rotation.Override(o.user_id, o.starts_at, o.ends_at) for o in overrides),
     )
+    named = {o.user_id for o in overrides} | {
+        user_id for layer in rules.layers for user_id in layer.participants
+    }
+    if named:
+        inactive = select(User.id).where(User.id.in_(named), User.is_active.is_(False))
+        rules = replace(rules, absent=frozenset(session.scalars(inactive)))
     return Plan(schedule, layers, overrides, rules)
 
 

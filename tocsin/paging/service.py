@@ -457,32 +457,35 @@ def run_step(session: Session, page: Page, at: datetime, base_url: str) -> None:
         _end(session, page, PageStatus.EXHAUSTED, None, at)
         _mark(session, page, "page_exhausted", f"Nobody was paged: {plan.why_nobody}", at=at)
         return
-    position = escalation.Position(page.round, page.level_index)
-    decided = escalation.step(plan.delays, plan.repeat, position, at)
-    if decided.fires is None:
-        _end(session, page, PageStatus.EXHAUSTED, None, at)
-        _mark(
-            session,
-            page,
-            "page_exhausted",
-            "Paging ran out: every level was paged and nobody acknowledged",
-            at=at,
+    # A level with nobody to page (a gap in the rota, a deactivated person) passes on to
+    # the next one at once, as PagerDuty does: waiting out its delay would cost minutes.
+    while True:
+        position = escalation.Position(page.round, page.level_index)
+        decided = escalation.step(plan.delays, plan.repeat, position, at)
+        if decided.fires is None:
+            _end(session, page, PageStatus.EXHAUSTED, None, at)
+            _mark(
+                session,
+                page,
+                "page_exhausted",
+                "Paging ran out: every level was paged and nobody acknowledged",
+                at=at,
+            )
+            return
+        people = plan.people_at(decided.fires.level_index)
+        level_name = f"level {decided.fires.level_index + 1}" + (
+            f", round {decided.fires.round + 1}" if decided.fires.round else ""
         )
-        return
-    people = plan.people_at(decided.fires.level_index)
-    level_name = f"level {decided.fires.level_index + 1}" + (
-        f", round {decided.fires.round + 1}" if decided.fires.round else ""
-    )
-    if people:
-        for person in people:
-            _page_person(session, page, person, decided.fires, at, base_url)
-        names = ", ".join(p.name for p in people)
-        _mark(session, page, "paged", f"Paged {names} ({level_name})", at=at)
-    else:
+        assert decided.next is not None and decided.next_at is not None
+        page.round, page.level_index = decided.next.round, decided.next.level_index
+        page.next_step_at = decided.next_at
+        if people:
+            for person in people:
+                _page_person(session, page, person, decided.fires, at, base_url)
+            names = ", ".join(p.name for p in people)
+            _mark(session, page, "paged", f"Paged {names} ({level_name})", at=at)
+            return
         _mark(session, page, "paged", f"Nobody to page at {level_name}: {plan.why_nobody}", at=at)
-    assert decided.next is not None and decided.next_at is not None
-    page.round, page.level_index = decided.next.round, decided.next.level_index
-    page.next_step_at = decided.next_at
 
 
 def _page_person(
