@@ -411,6 +411,7 @@ def escalate_now(session: Session, actor: User, page_id: int, subject: tuple[str
     _mark(
         session, page, "page_escalated", f"{actor.name} escalated to the next level now", actor.id
     )
+    wake_engines(session)  # now means now, not at the next tick
     session.commit()
     return page
 
