@@ -170,18 +170,22 @@ def test_the_health_page_tells_an_admin_the_engine_is_behind_and_which_sends_fai
 
 
 def test_a_restricted_incident_is_counted_only_for_those_who_may_see_it(
-    api_as, responder, viewer, admin
+    api_as, responder, viewer, admin, make_user
 ):
     rita = api_as(responder)
-    rita.post(
+    bob = make_user(Role.RESPONDER, name="Bob")
+    secret = rita.post(
         "/api/v1/incidents",
         json={"summary": "Customer data exposed", "severity": "SEV2", "restricted": True},
+    ).json()
+    rita.post(
+        f"/api/v1/incidents/{secret['key']}/pages",
+        json={"targets": [{"kind": "user", "id": bob.id}]},
     )
     rita.post("/api/v1/incidents", json={"summary": "Slow search", "severity": "SEV2"})
-    as_viewer = value(
-        scrape(api_as(viewer)), "tocsin_incidents_active", severity="SEV2", status="open"
-    )
-    as_admin = value(
-        scrape(api_as(admin)), "tocsin_incidents_active", severity="SEV2", status="open"
-    )
-    assert (as_viewer, as_admin) == (1, 2)
+    seen = {}
+    for who, reader in (("viewer", viewer), ("admin", admin)):
+        samples = scrape(api_as(reader))
+        incidents = value(samples, "tocsin_incidents_active", severity="SEV2", status="open")
+        seen[who] = (incidents, value(samples, "tocsin_pages_active"))
+    assert seen == {"viewer": (1, 0), "admin": (2, 1)}

@@ -68,6 +68,11 @@ def active_counts(session: Session, actor: User) -> dict[tuple[str, str], int]:
     return {(severity, status): n for severity, status, n in session.execute(query)}
 
 
+def hidden_from(session: Session, actor: User) -> set[int]:
+    """The restricted incidents `actor` may not see (a few at most), to leave out of counts."""
+    return set(session.scalars(select(Incident.id).where(~_visible_to(actor))))
+
+
 def parse_key(key: str) -> int | None:
     """42 from "INC-42", "inc-42" or "42"; None when it is not a key."""
     text = key.strip().upper().removeprefix("INC-")

@@ -440,11 +440,14 @@ def oldest_due_step(session: Session, at: datetime) -> datetime | None:
     )
 
 
-def active_page_count(session: Session) -> int:
-    """Pages still escalating: nobody has acknowledged them yet."""
-    return session.scalar(
-        select(func.count()).select_from(Page).where(Page.status == PageStatus.ACTIVE.value)
-    )
+def active_page_count(session: Session, hidden: tuple[str, Collection[int]] | None = None) -> int:
+    """Pages still escalating: nobody has acknowledged them yet; `hidden` leaves out the
+    pages about these subjects (subject type, ids), which the reader may not see."""
+    query = select(func.count()).select_from(Page).where(Page.status == PageStatus.ACTIVE.value)
+    if hidden is not None and hidden[1]:
+        subject_type, ids = hidden
+        query = query.where(~((Page.subject_type == subject_type) & Page.subject_id.in_(list(ids))))
+    return session.scalar(query)
 
 
 def run_step(session: Session, page: Page, at: datetime, base_url: str) -> None:

@@ -25,7 +25,9 @@ def operations_snapshot(session: Session, actor: User, at: datetime) -> Operatio
         database=session.bind.dialect.name,
         open_alerts=alerts.open_alert_counts(session),
         active_incidents=incidents.active_counts(session, actor),
-        active_pages=paging.active_page_count(session),
+        active_pages=paging.active_page_count(
+            session, (incidents.SUBJECT, incidents.hidden_from(session, actor))
+        ),
         outbox=paging.outbox_counts(session),
         backlog=EngineBacklog(
             alert_routing=_waited(alerts.oldest_unrouted(session), at),
