@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -35,8 +36,8 @@ from tocsin.paging import service as paging
 from tocsin.paging.models import Channel
 from tocsin.statuspage import drafts as public_drafts
 from tocsin.statuspage import service as statuspage
+from tocsin.statuspage.models import Component, PublicIncident, StatusPage
 from tocsin.statuspage.models import IncidentUpdate as PageUpdate
-from tocsin.statuspage.models import PublicIncident, StatusPage
 from tocsin.statuspage.schemas import ComponentStatusChoice, PublicIncidentCreate
 from tocsin.statuspage.schemas import UpdatePost as PageUpdatePost
 from tocsin.statuspage.workflow import (
@@ -122,9 +123,10 @@ class Audience:
         return f"{'channel' if self.kind == 'channel' else 'page'}:{self.id}"
 
 
-def audiences(session: Session) -> list[Audience]:
-    """Every audience an update may go to: channels, then private pages, then public ones."""
-    pages = statuspage.list_pages(session)
+def audiences(session: Session, pages: list[StatusPage] | None = None) -> list[Audience]:
+    """Every audience an update may go to: channels, then private pages, then public ones.
+    `pages`: the status pages when the caller has them already."""
+    pages = statuspage.list_pages(session) if pages is None else pages
     return (
         [Audience("channel", c.id, c.name) for c in list_channels(session)]
         + [Audience("private_page", p.id, p.name) for p in pages if not p.public]
@@ -234,20 +236,19 @@ def _public_components(session: Session, incident: Incident) -> tuple[str, ...]:
     """The public pages' components that the incident's service backs, named once each."""
     if incident.service_id is None:
         return ()
-    names = [
-        c.name
-        for page in statuspage.list_pages(session)
-        if page.public
-        for c in statuspage.list_components(session, page.id)
-        if c.service_id == incident.service_id
-    ]
-    return tuple(dict.fromkeys(names))
+    query = (
+        select(Component.name)
+        .join(StatusPage, StatusPage.id == Component.page_id)
+        .where(StatusPage.public.is_(True), Component.service_id == incident.service_id)
+        .order_by(StatusPage.name, Component.position, Component.id)
+    )
+    return tuple(dict.fromkeys(session.scalars(query)))
 
 
-def _public_zone(session: Session) -> ZoneInfo:
+def _public_zone(pages: list[StatusPage]) -> ZoneInfo:
     """Customers read times in their status page's zone, not the author's: the public
     pages' zone when they agree on one, else UTC."""
-    zones = {p.time_zone for p in statuspage.list_pages(session) if p.public}
+    zones = {p.time_zone for p in pages if p.public}
     try:
         return ZoneInfo(zones.pop()) if len(zones) == 1 else ZoneInfo("UTC")
     except (KeyError, ValueError):
@@ -266,12 +267,13 @@ def draft(session: Session, actor: User, key: str, cadence: Cadence, base_url: s
     incident = incidents.get_incident(session, actor, key)
     facts = facts_of(session, incident, cadence, base_url, now())
     zone = _zone(actor)
+    pages = statuspage.list_pages(session)
     return Draft(
         incident=incident,
         title=drafts.title(facts),
         body=drafts.internal_body(facts, zone),
-        public_body=drafts.public_body(facts, _public_zone(session)),
-        audiences=audiences(session),
+        public_body=drafts.public_body(facts, _public_zone(pages)),
+        audiences=audiences(session, pages),
         next_update_due_at=next_update_due(session, incident, cadence),
     )
 
@@ -314,23 +316,14 @@ def _require_poster(actor: User, incident: Incident) -> None:
         )
 
 
-def _chosen_channels(session: Session, ids: list[int]) -> list[StakeholderChannel]:
+def _chosen(session: Session, model: Any, ids: list[int], what: str, field: str) -> list[Any]:
+    """The rows with these ids, each once, in the order asked; InvalidInput naming a missing one."""
     chosen = []
-    for channel_id in dict.fromkeys(ids):
-        channel = session.get(StakeholderChannel, channel_id)
-        if channel is None:
-            raise InvalidInput(f"No stakeholder channel {channel_id}.", field="channel_ids")
-        chosen.append(channel)
-    return chosen
-
-
-def _chosen_pages(session: Session, ids: list[int]) -> list[StatusPage]:
-    chosen = []
-    for page_id in dict.fromkeys(ids):
-        page = session.get(StatusPage, page_id)
-        if page is None:
-            raise InvalidInput(f"No status page {page_id}.", field="page_ids")
-        chosen.append(page)
+    for row_id in dict.fromkeys(ids):
+        row = session.get(model, row_id)
+        if row is None:
+            raise InvalidInput(f"No {what} {row_id}.", field=field)
+        chosen.append(row)
     return chosen
 
 
@@ -484,8 +477,11 @@ def post_update(
     require_responder(actor, "send stakeholder updates")
     incident = incidents.get_incident(session, actor, key)
     _require_poster(actor, incident)
-    channels = _chosen_channels(session, data.channel_ids)
-    pages = sorted(_chosen_pages(session, data.page_ids), key=lambda p: (p.public, p.name))
+    channels = _chosen(
+        session, StakeholderChannel, data.channel_ids, "stakeholder channel", "channel_ids"
+    )
+    chosen_pages = _chosen(session, StatusPage, data.page_ids, "status page", "page_ids")
+    pages = sorted(chosen_pages, key=lambda p: (p.public, p.name))
     if not channels and not pages:
         raise InvalidInput("Choose at least one audience.", field="channel_ids")
     body, public_body = data.body.strip(), data.public_body.strip()

@@ -13,17 +13,16 @@ works, and its wait shows as the `subscriber_updates` backlog on /metrics and He
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Collection
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from tocsin.db import Database
+from tocsin.engine.isolation import SetAside
 from tocsin.statuspage import subscribers
-
-log = logging.getLogger("tocsin.engine")
 
 Claim = Callable[[Session, int, Collection[int]], list[Any]]
 Tell = Callable[[Session, Any, datetime], int]
@@ -31,11 +30,12 @@ Tell = Callable[[Session, Any, datetime], int]
 
 class SubscriberUpdates:
     name = "subscriber_updates"
-    retry_after = timedelta(minutes=1)
 
     def __init__(self) -> None:
-        # (kind, update id) -> when to try again, for updates whose telling failed.
-        self.failing: dict[tuple[str, int], datetime] = {}
+        self.failing = {
+            "incident": SetAside("telling subscribers of incident update"),
+            "maintenance": SetAside("telling subscribers of maintenance update"),
+        }
 
     def run_due(self, db: Database, at: datetime) -> int:
         return self._tell_all(
@@ -50,21 +50,15 @@ class SubscriberUpdates:
 
     def _tell_all(self, db: Database, at: datetime, kind: str, claim: Claim, tell: Tell) -> int:
         """One update a transaction: a big page's fan-out is its own commit."""
+        failing = self.failing[kind]
         told = 0
         while True:
-            skip = {i for (k, i), until in self.failing.items() if k == kind and until > at}
             with db.begin() as session:
-                claimed = claim(session, 1, skip)
+                claimed = claim(session, 1, failing.skipped(at))
                 if not claimed:
                     return told
-                update_id = claimed[0].id
-                try:
-                    tell(session, claimed[0], at)
-                    session.commit()
-                except Exception:
-                    session.rollback()
-                    log.exception("telling subscribers of %s update %s failed", kind, update_id)
-                    self.failing[(kind, update_id)] = at + self.retry_after
-                    continue
-            self.failing.pop((kind, update_id), None)
-            told += 1
+                update = claimed[0]
+                work = partial(tell, session, update, at)
+                if failing.run(session, update.id, at, work):
+                    told += 1
+                session.commit()

@@ -514,6 +514,22 @@ def _footer(page: StatusPage, subscriber: Subscriber, names: dict[int, str]) -> 
     return f"You get this because you follow {_what(page, [n for n in follows if n])}."
 
 
+def _footed_mails(
+    page: StatusPage,
+    audience: list[Subscriber],
+    key: str,
+    parts: list[str],
+    names: dict[int, str],
+) -> list[_Mail]:
+    """One mail each: the same text, then a footer saying what that subscriber follows."""
+    text = "\n\n".join(parts)
+
+    def body_for(subscriber: Subscriber) -> Callable[[str], str]:
+        return lambda _token: f"{text}\n\n{_footer(page, subscriber, names)}"
+
+    return [_Mail(s, f"{key}:{_who(s)}", body_for(s)) for s in audience]
+
+
 def _component_names(session: Session, page: StatusPage) -> dict[int, str]:
     query = select(Component.id, Component.name).where(Component.page_id == page.id)
     return {row.id: row.name for row in session.execute(query)}
@@ -565,18 +581,11 @@ def incident_updated(
     title = f"[{page.name}] {incident.name}: {label}"
     payload = plan["webhook"] or {}
 
-    def body_for(subscriber: Subscriber) -> Callable[[str], str]:
-        def body(_token: str) -> str:
-            parts = [f"{label}: {incident.name}", update.body]
-            if changes:
-                parts.append("Components:\n" + "\n".join(changes))
-            parts.append(f"Follow it on the status page: {link}")
-            parts.append(_footer(page, subscriber, names))
-            return "\n\n".join(parts)
-
-        return body
-
-    mails = [_Mail(s, f"status-update:{update.code}:{_who(s)}", body_for(s)) for s in audience]
+    parts = [f"{label}: {incident.name}", update.body]
+    if changes:
+        parts.append("Components:\n" + "\n".join(changes))
+    parts.append(f"Follow it on the status page: {link}")
+    mails = _footed_mails(page, audience, f"status-update:{update.code}", parts, names)
     return _queue(
         session,
         page,
@@ -613,18 +622,11 @@ def _maintenance_notice(
     link = _page_link(page, f"/incidents/{maintenance.code}")
     payload = _statuspage_payload(session, page, maintenance.code) if _any_webhook(audience) else {}
 
-    def body_for(subscriber: Subscriber) -> Callable[[str], str]:
-        def body(_token: str) -> str:
-            parts = [lead, f"{maintenance.name}\n{when}"]
-            if under:
-                parts.append("Components under maintenance: " + ", ".join(under))
-            parts.append(f"Details: {link}")
-            parts.append(_footer(page, subscriber, names))
-            return "\n\n".join(parts)
-
-        return body
-
-    mails = [_Mail(s, f"{key}:{_who(s)}", body_for(s)) for s in audience]
+    parts = [lead, f"{maintenance.name}\n{when}"]
+    if under:
+        parts.append("Components under maintenance: " + ", ".join(under))
+    parts.append(f"Details: {link}")
+    mails = _footed_mails(page, audience, key, parts, names)
     return _queue(
         session,
         page,
