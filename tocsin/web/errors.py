@@ -38,8 +38,14 @@ def wants_json(request: Request) -> bool:
     return "text/html" not in request.headers.get("accept", "")
 
 
+REQUEST_PARTS = ("body", "query", "path", "header", "cookie")
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    """("body", "summary") is the field "summary"; a field may itself be called "body"."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in REQUEST_PARTS:
+        parts = parts[1:]
     return ".".join(parts) or None
 
 
