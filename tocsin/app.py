@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         oncall_api.router,
         statuspage_api.router,
         comms_api.router,
+        comms_api.room_router,
     )
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")

@@ -23,6 +23,7 @@ T = TypeVar("T")
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL_LENGTH = 254
+WEB_ADDRESS_PATTERN = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 
 
 def _no_nul(value: str) -> str:
@@ -38,6 +39,12 @@ def _email(value: str) -> str:
     # Lowercasing can lengthen a string ("İ" becomes two characters): check the stored form.
     if len(value) > MAX_EMAIL_LENGTH:
         raise ValueError(f"is longer than {MAX_EMAIL_LENGTH} characters")
+    return value
+
+
+def _web_address(value: str) -> str:
+    if value and not WEB_ADDRESS_PATTERN.match(value):
+        raise ValueError("must start with http:// or https://")
     return value
 
 
@@ -75,6 +82,12 @@ Title = Annotated[
     AfterValidator(_no_nul),
 ]
 Text = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
+# A line a person says (in the incident room): trimmed, never empty, bounded, never NUL.
+Remark = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    AfterValidator(_no_nul),
+]
 # An optional short label ("phone push", a layer's name): may be empty, never NUL.
 Label = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=120), AfterValidator(_no_nul)
@@ -84,6 +97,13 @@ Email = Annotated[
     StringConstraints(strip_whitespace=True, max_length=MAX_EMAIL_LENGTH),
     AfterValidator(_no_nul),
     AfterValidator(_email),
+]
+# A link people open (a page, a video call): http(s) only, or empty for none.
+WebAddress = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=500),
+    AfterValidator(_no_nul),
+    AfterValidator(_web_address),
 ]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=200), AfterValidator(_no_nul)]
 TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time_zone)]

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
 
-from tocsin.comms import service
-from tocsin.comms.models import StakeholderChannel, StakeholderUpdate
+from fastapi import APIRouter, Query, Request, Response
+
+from tocsin.comms import room, service
+from tocsin.comms.models import RoomMessage, StakeholderChannel, StakeholderUpdate
 from tocsin.comms.requests import base_url_of, cadence_of
-from tocsin.comms.schemas import ChannelCreate, ChannelOut, DraftOut, UpdateOut, UpdatePost
+from tocsin.comms.schemas import (
+    ChannelCreate,
+    ChannelOut,
+    DraftOut,
+    MessageOut,
+    MessagePost,
+    MessageQuery,
+    UpdateOut,
+    UpdatePost,
+)
 from tocsin.deps import CurrentUser, DbSession, IdPath, KeyPath
+from tocsin.incidents.schemas import TimelineEventOut
 
 router = APIRouter(tags=["stakeholder updates"])
+room_router = APIRouter(tags=["incident room"])
 
 
 def _update_out(update: StakeholderUpdate, key: str) -> UpdateOut:
@@ -80,3 +93,48 @@ def create_channel(body: ChannelCreate, user: CurrentUser, session: DbSession) -
 def delete_channel(channel_id: IdPath, user: CurrentUser, session: DbSession) -> Response:
     service.delete_channel(session, user, channel_id)
     return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- the incident room
+
+
+def _message_out(message: RoomMessage, key: str) -> MessageOut:
+    return MessageOut(
+        id=message.id,
+        incident_key=key,
+        author=message.author,
+        body=message.body,
+        posted_at=message.posted_at,
+    )
+
+
+@room_router.get("/incidents/{key}/room/messages", response_model=list[MessageOut])
+def list_messages(
+    key: KeyPath, query: Annotated[MessageQuery, Query()], user: CurrentUser, session: DbSession
+) -> object:
+    """The room's messages, oldest first: the last `limit`, or those after the message `after`.
+
+    Polling with `after` also returns the last 30 seconds again (a message may commit
+    after one with a higher id): skip the ids you already have.
+    """
+    incident, found = room.messages(session, user, key, after=query.after, limit=query.limit)
+    return [_message_out(m, incident.key) for m in found]
+
+
+@room_router.post("/incidents/{key}/room/messages", response_model=MessageOut, status_code=201)
+def post_message(key: KeyPath, body: MessagePost, user: CurrentUser, session: DbSession) -> object:
+    """Says something in the incident room (responders); it makes you a participant."""
+    incident, message = room.post_message(session, user, key, body)
+    return _message_out(message, incident.key)
+
+
+@room_router.post(
+    "/incidents/{key}/room/messages/{message_id}/timeline",
+    response_model=TimelineEventOut,
+    status_code=201,
+)
+def keep_on_timeline(
+    key: KeyPath, message_id: IdPath, user: CurrentUser, session: DbSession
+) -> object:
+    """Copies a message to the incident's timeline as a note, naming who said it."""
+    return room.keep_on_timeline(session, user, key, message_id)

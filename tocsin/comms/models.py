@@ -60,3 +60,18 @@ class UpdateReminder(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # 0: nobody reminded yet; 1: the communications manager; 2: the incident manager too.
     stage: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RoomMessage(Base):
+    """One line said in the incident room: immutable, shown to everyone who may see the incident."""
+
+    __tablename__ = "room_messages"
+    __table_args__ = (Index("ix_room_messages_incident_id_id", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    author: Mapped[User | None] = relationship(lazy="joined")

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from tocsin.auth.schemas import UserRef
 from tocsin.paging.addresses import apprise_understands
-from tocsin.schemas import Id, Input, Name, Output, Text
+from tocsin.schemas import MAX_ID, Id, Input, Name, Output, Remark, Text
 from tocsin.statuspage.workflow import IncidentStatus
 
 Ids = Annotated[list[Id], Field(max_length=100)]
@@ -97,3 +97,25 @@ class DraftOut(Output):
     next_update_due_at: datetime | None = Field(
         description="When the next update is due (null: this incident keeps no cadence)."
     )
+
+
+# ---------------------------------------------------------------- the incident room
+
+
+class MessagePost(Input):
+    body: Remark = Field(description="What you say in the incident room (up to 4,000).")
+
+
+class MessageOut(Output):
+    id: int
+    incident_key: str
+    author: UserRef | None = Field(description="Null when the person was since removed.")
+    body: str
+    posted_at: datetime
+
+
+class MessageQuery(Input):
+    """`after`: only what came after the message with this id, as a live view polls."""
+
+    after: int | None = Field(default=None, ge=0, le=MAX_ID)
+    limit: int = Field(default=100, ge=1, le=500)

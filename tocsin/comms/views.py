@@ -12,20 +12,23 @@ from starlette.datastructures import FormData
 
 from tocsin.auth.models import User
 from tocsin.auth.permissions import Role, has_role, require_admin
-from tocsin.comms import service
+from tocsin.comms import room, service
 from tocsin.comms.requests import base_url_of, cadence_of
-from tocsin.comms.schemas import ChannelCreate, UpdatePost
+from tocsin.comms.schemas import ChannelCreate, MessagePost, UpdatePost
 from tocsin.deps import CurrentUser, DbSession, IdPath, KeyPath
 from tocsin.errors import TocsinError
+from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
+from tocsin.incidents.schemas import IncidentUpdate
 from tocsin.statuspage.workflow import COMPONENT_LABEL, INCIDENT_LABEL, ComponentStatus
 from tocsin.web.forms import FormBody, parse, text
 from tocsin.web.page_sections import add_section
-from tocsin.web.templating import redirect, render
+from tocsin.web.templating import act_and_return, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
 CHANNELS_PAGE = "/admin/stakeholder-channels"
+ROOM_PAGE_MESSAGES = 200
 COMPONENT_CHOICES = [
     (status.value, COMPONENT_LABEL[status])
     for status in ComponentStatus
@@ -168,3 +171,69 @@ def delete_channel(channel_id: IdPath, user: CurrentUser, session: DbSession) ->
     except TocsinError as refused:
         return redirect(CHANNELS_PAGE, f"error|{refused.message}")
     return redirect(CHANNELS_PAGE, "ok|The channel is removed.")
+
+
+# ---------------------------------------------------------------- the incident room
+
+
+def _room_page(key: str) -> str:
+    return f"/incidents/{key}/room"
+
+
+def room_section(
+    request: Request, session: Session, user: User, incident: Incident
+) -> dict[str, Any]:
+    """The way into the room from the incident page: how many messages, and the video call."""
+    return {"room": room.summary(session, incident)}
+
+
+add_section("incident", room_section)
+
+
+@router.get("/incidents/{key}/room", response_class=HTMLResponse)
+def room_page(key: KeyPath, request: Request, user: CurrentUser, session: DbSession) -> Response:
+    incident, found = room.messages(session, user, key, limit=ROOM_PAGE_MESSAGES)
+    context = {
+        "incident": incident,
+        "messages": found,
+        "earlier": room.summary(session, incident).count - len(found),
+        "can_talk": has_role(user, Role.RESPONDER),
+    }
+    return render(request, "comms/room.html", context)
+
+
+@router.post("/incidents/{key}/room")
+def say(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+    """Without script the form posts here; with it, the page talks to the API."""
+    try:
+        incident, message = room.post_message(
+            session, user, key, parse(MessagePost, {"body": text(form, "body")})
+        )
+    except TocsinError as refused:
+        return redirect(_room_page(key), f"error|{refused.message}")
+    return redirect(f"{_room_page(incident.key)}#message-{message.id}")
+
+
+@router.post("/incidents/{key}/room/messages/{message_id}/timeline")
+def keep_on_timeline(
+    key: KeyPath, message_id: IdPath, user: CurrentUser, session: DbSession
+) -> Response:
+    def act() -> str:
+        room.keep_on_timeline(session, user, key, message_id)
+        return "Added to the timeline."
+
+    return act_and_return(_room_page(key), act)
+
+
+@router.post("/incidents/{key}/room/video")
+def set_video_call(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
+    def act() -> str:
+        change = parse(IncidentUpdate, {"video_url": text(form, "video_url")})
+        incident = incidents.update_incident(session, user, key, change)
+        return (
+            "The video call link is saved."
+            if incident.video_url
+            else "The video call link is removed."
+        )
+
+    return act_and_return(_room_page(key), act)

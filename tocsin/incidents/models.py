@@ -55,6 +55,8 @@ class Incident(Base):
 
     resolution_summary: Mapped[str] = mapped_column(Text, default="")
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    # Where the incident room meets by voice and video (a Meet, Zoom or Jitsi link).
+    video_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     impact_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime)

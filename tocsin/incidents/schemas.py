@@ -11,7 +11,7 @@ from tocsin.auth.schemas import UserRef
 from tocsin.catalogue.schemas import ProductRef, ServiceRef
 from tocsin.db import as_utc
 from tocsin.incidents.workflow import Severity, Status
-from tocsin.schemas import Id, Input, Output, SearchText, Text, Title
+from tocsin.schemas import Id, Input, Output, SearchText, Text, Title, WebAddress
 
 When = Annotated[datetime, AfterValidator(as_utc)]
 Ids = Annotated[list[Id], Field(max_length=100)]
@@ -33,6 +33,9 @@ class IncidentCreate(Input):
     )
     impact_started_at: When | None = None
     detected_at: When | None = None
+    video_url: WebAddress = Field(
+        default="", description="Where the incident room meets by video (Meet, Zoom, Jitsi)."
+    )
     page_on_call: bool = Field(
         default=True, description="Page the on-call of the faulty service (when one is named)."
     )
@@ -49,6 +52,7 @@ class IncidentUpdate(Input):
     restricted: bool | None = None
     impact_started_at: When | None = None
     detected_at: When | None = None
+    video_url: WebAddress | None = Field(default=None, description="Empty removes the link.")
 
 
 class StatusChange(Input):
@@ -99,6 +103,7 @@ class IncidentOut(Output):
     handover_to: UserRef | None
     resolution_summary: str
     cancel_reason: str
+    video_url: str
     impact_started_at: datetime
     detected_at: datetime
     declared_at: datetime

@@ -190,6 +190,11 @@ def _act(session: Session, actor: User, key: str, doing: str) -> Incident:
     return incident
 
 
+def incident_to_act_on(session: Session, actor: User, key: str, doing: str) -> Incident:
+    """For a higher domain (the incident room): a responder acting makes them a participant."""
+    return _act(session, actor, key, doing)
+
+
 def _manager_name(incident: Incident) -> str:
     return incident.incident_manager.name if incident.incident_manager else "nobody yet"
 
@@ -237,6 +242,7 @@ def declare_incident(
         severity=data.severity.value,
         status=Status.OPEN.value,
         restricted=data.restricted,
+        video_url=data.video_url,
         service=service,
         products=products,
         reporter=actor,
@@ -401,6 +407,13 @@ def update_incident(session: Session, actor: User, key: str, data: IncidentUpdat
             "field_changed",
             message,
             {"restricted": [not data.restricted, data.restricted]},
+        )
+    if data.video_url is not None and data.video_url != incident.video_url:
+        old = incident.video_url
+        incident.video_url = data.video_url
+        message = f"Video call: {data.video_url}" if data.video_url else "Video call link removed"
+        _event(
+            session, incident, actor, "field_changed", message, {"video_url": [old, data.video_url]}
         )
     for name in ("impact_started_at", "detected_at"):
         value = getattr(data, name)

@@ -243,6 +243,8 @@ def edit(
                 values[name] = local_datetime(form, name, user.time_zone)
         if "restricted_present" in form:
             values["restricted"] = text(form, "restricted") == "on"
+        if "video_url" in form:
+            values["video_url"] = text(form, "video_url")
         service.update_incident(session, user, key, parse(IncidentUpdate, values))
         return "Saved."
 

@@ -16,6 +16,7 @@ from tocsin.db import as_utc
 from tocsin.schemas import (
     EMAIL_PATTERN,
     MAX_EMAIL_LENGTH,
+    WEB_ADDRESS_PATTERN,
     Id,
     Input,
     Name,
@@ -23,6 +24,7 @@ from tocsin.schemas import (
     Text,
     TimeZone,
     Title,
+    WebAddress,
 )
 from tocsin.statuspage.workflow import ComponentStatus, Impact, IncidentStatus, MaintenanceStatus
 
@@ -44,19 +46,8 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _web_address(value: str) -> str:
-    if value and not re.match(r"^https?://[^\s/]+", value, re.IGNORECASE):
-        raise ValueError("must start with http:// or https://")
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 Slug = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_slug)
-]
-WebAddress = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_web_address)
 ]
 When = Annotated[datetime, AfterValidator(as_utc)]
 Body = Annotated[
@@ -335,7 +326,7 @@ class SubscriberCreate(Input):
             if not EMAIL_PATTERN.match(address) or len(address) > MAX_EMAIL_LENGTH:
                 raise ValueError("an email subscriber needs an email address")
             self.address = address.lower()
-        elif not re.match(r"^https?://[^\s/]+", address, re.IGNORECASE):
+        elif not WEB_ADDRESS_PATTERN.match(address):
             raise ValueError("a webhook subscriber needs an http(s):// URL")
         return self
 

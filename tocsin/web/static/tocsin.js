@@ -30,7 +30,8 @@
     });
 
     // One tap, one submission: a second tap at 3 a.m. must not declare a second incident.
-    document.querySelectorAll("form[method=post]").forEach((form) => {
+    // (A form with data-live sends by script and stays usable; it guards itself.)
+    document.querySelectorAll("form[method=post]:not([data-live])").forEach((form) => {
       form.addEventListener("submit", (event) => {
         if (event.defaultPrevented) return;
         if (form.dataset.submitting) {
