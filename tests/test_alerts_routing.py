@@ -270,3 +270,131 @@ def test_an_alert_whose_routing_fails_is_retried_while_the_others_are_routed(
     assert actions()["broken"] is None
     router.run_due(db, clock.advance(seconds=31))
     assert actions() == {"broken": "page", "fine": "page"}
+
+
+def plan_maintenance(ada, service_id, start, hours=1):
+    window = {
+        "service_id": service_id,
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=hours)).isoformat(),
+        "reason": "DB upgrade",
+    }
+    response = ada.post("/api/v1/maintenance-windows", json=window)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def alert_story(ada, alert_id):
+    """The alert's timeline, oldest first."""
+    return [e["message"] for e in ada.get(f"/api/v1/alerts/{alert_id}/timeline").json()][::-1]
+
+
+def test_an_alert_still_firing_after_maintenance_pages_once_the_grace_is_over(
+    client, ada, db, clock
+):
+    integration = make_integration(ada, "pagerduty")
+    plan_maintenance(ada, integration["service"]["id"], clock.current)
+    send(client, integration["key"], "db-primary")
+    run_engine(db)
+    assert only_alert(ada)["suppressed"] is True
+
+    # The monitoring gets a few minutes after the end to send the resolves the work brings.
+    clock.advance(hours=1, minutes=4)
+    run_engine(db)
+    assert only_alert(ada)["suppressed"] is True
+    clock.advance(minutes=1)
+    run_engine(db)
+    alert = only_alert(ada)
+    assert (alert["suppressed"], alert["action"]) == (False, "page")
+    story = alert_story(ada, alert["id"])
+    assert story[1:4] == [
+        "Suppressed: payments is in maintenance; nobody is paged",
+        "Maintenance on payments is over and this alert still fires: "
+        "the service's rules decide again",
+        "Paging the on-call of payments by its escalation policy",
+    ]
+    # Handed back once: later passes leave it be.
+    assert run_engine(db)["alert_router"] == 0
+    assert len(alert_story(ada, alert["id"])) == len(story)
+
+
+def test_a_repeat_after_the_maintenance_routes_the_alert_at_once(client, ada, db, clock):
+    integration = make_integration(ada, "pagerduty")
+    plan_maintenance(ada, integration["service"]["id"], clock.current)
+    send(client, integration["key"], "db-primary")
+    run_engine(db)
+    clock.advance(hours=1, minutes=1)
+    send(client, integration["key"], "db-primary")  # Alertmanager's repeat: still firing
+    run_engine(db)
+    alert = only_alert(ada)
+    assert (alert["count"], alert["suppressed"], alert["action"]) == (2, False, "page")
+
+
+def test_alerts_that_ended_or_were_handled_during_maintenance_stay_quiet(
+    client, ada, db, clock
+):
+    integration = make_integration(ada, "pagerduty")
+    plan_maintenance(ada, integration["service"]["id"], clock.current)
+    send(client, integration["key"], "resolved-during")
+    send(client, integration["key"], "acked-during")
+    run_engine(db)
+    send(client, integration["key"], "resolved-during", action="resolve")
+    send(client, integration["key"], "acked-during", action="acknowledge")
+    clock.advance(hours=2)
+    run_engine(db)
+    alerts = ada.get("/api/v1/alerts").json()["items"]
+    assert {(a["status"], a["suppressed"], a["action"]) for a in alerts} == {
+        ("resolved", True, "log"),
+        ("acknowledged", True, "log"),
+    }
+
+
+def test_a_longer_maintenance_still_on_keeps_the_alert_quiet(client, ada, db, clock):
+    integration = make_integration(ada, "pagerduty")
+    service_id = integration["service"]["id"]
+    plan_maintenance(ada, service_id, clock.current, hours=1)
+    plan_maintenance(ada, service_id, clock.current, hours=3)
+    send(client, integration["key"], "db-primary")
+    run_engine(db)
+    clock.advance(hours=2)
+    send(client, integration["key"], "db-primary")
+    run_engine(db)
+    assert only_alert(ada)["suppressed"] is True
+    clock.advance(hours=1, minutes=5)
+    run_engine(db)
+    assert only_alert(ada)["suppressed"] is False
+
+
+def test_ending_maintenance_early_lets_an_incident_rule_declare(client, ada, db, clock):
+    integration = make_integration(ada, "pagerduty")
+    service_id = integration["service"]["id"]
+    rules = [{"severity": None, "action": "incident", "incident_severity": "SEV2"}]
+    ada.put(f"/api/v1/services/{service_id}/alert-rules", json={"rules": rules})
+    window = plan_maintenance(ada, service_id, clock.current, hours=4)
+    send(client, integration["key"], "db-primary")
+    run_engine(db)
+    assert ada.get("/api/v1/incidents").json()["items"] == []
+    clock.advance(minutes=30)
+    assert ada.delete(f"/api/v1/maintenance-windows/{window['id']}").status_code == 204
+    clock.advance(minutes=5)
+    run_engine(db)
+    [incident] = ada.get("/api/v1/incidents").json()["items"]
+    assert (incident["severity"], incident["summary"]) == ("SEV2", "db-primary is down")
+    assert only_alert(ada)["incident"]["key"] == incident["key"]
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "field"),
+    [
+        ("2026-03-02T08:00:00Z", "2026-03-02T08:30:00Z", "ends_at"),  # already over
+        ("2026-03-02T09:00:00Z", "9999-12-31T23:59:00Z", "ends_at"),  # "forever"
+        ("1999-12-31T23:00:00Z", "2026-03-02T10:00:00Z", "starts_at"),
+    ],
+)
+def test_maintenance_must_end_in_the_future_and_within_the_calendar(
+    ada, clock, starts, ends, field
+):
+    service_id = ada.post("/api/v1/services", json={"name": "db"}).json()["id"]
+    window = {"service_id": service_id, "starts_at": starts, "ends_at": ends}
+    assert_error(ada.post("/api/v1/maintenance-windows", json=window), 422, field=field)
+    assert ada.get("/api/v1/maintenance-windows").json() == []

@@ -216,6 +216,7 @@ BODIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "request handover": ("POST", "/incidents/{key}/handover", {"to_user_id": Ref("bob")}),
     "add participant": ("POST", "/incidents/{key}/participants", {"user_id": Ref("vic")}),
     "add note": ("POST", "/incidents/{key}/notes", {"text": "Failover started"}),
+    "say in the room": ("POST", "/incidents/{key}/room/messages", {"body": "Rolling back"}),
     "star event": ("PUT", "/incidents/{key}/timeline/{event}/star", {"starred": True}),
     "page responders": (
         "POST",
@@ -312,7 +313,15 @@ NAME = ["   ", "x" * 121, NUL, 42]
 TEXT = ["x" * 20_001, NUL, ["x"]]
 ID = [0, -1, 2**63, 2**70, "abc", True]
 BOOL = ["maybe", 2]
-WHEN = ["yesterday", "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00", 10**20]
+WHEN = [
+    "yesterday",
+    "9999-12-31T23:00:00-05:00",
+    "0001-01-01T00:00:00+05:00",
+    10**20,
+    "9999-12-31T23:59:00Z",  # a time every zone cannot show
+    "1999-12-31T23:59:00Z",
+]
+WEB_ADDRESS = ["javascript:alert(1)", "meet.example.com", "https://", "https://x" * 60, NUL, 42]
 EMAIL = [
     "not-an-email",
     "x" * 243 + "@example.com",  # 255 characters
@@ -350,6 +359,7 @@ FIELDS: dict[str, dict[str, F]] = {
         "restricted": F(BOOL),
         "impact_started_at": F(WHEN, nullable=True),
         "detected_at": F(WHEN, nullable=True),
+        "video_url": F(WEB_ADDRESS),
     },
     "update incident": {
         "summary": F(TITLE, nullable=True),
@@ -360,6 +370,7 @@ FIELDS: dict[str, dict[str, F]] = {
         "restricted": F(BOOL, nullable=True),
         "impact_started_at": F(WHEN, nullable=True),
         "detected_at": F(WHEN, nullable=True),
+        "video_url": F(WEB_ADDRESS, nullable=True),
     },
     "change status": {
         "status": F(STATUS, required=True),
@@ -373,6 +384,7 @@ FIELDS: dict[str, dict[str, F]] = {
     "request handover": {"to_user_id": F(ID, required=True), "note": F(TEXT)},
     "add participant": {"user_id": F(ID, required=True)},
     "add note": {"text": F(["", " \n ", *TEXT], required=True), "starred": F(BOOL)},
+    "say in the room": {"body": F(["", " \n ", "x" * 4001, NUL, 42], required=True)},
     "star event": {"starred": F(BOOL, required=True)},
     "create service": {
         "name": F(NAME, required=True),

@@ -7,6 +7,7 @@ may not contain NUL (PostgreSQL refuses it in text, which would otherwise be a 5
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Annotated, Generic, TypeVar
 from zoneinfo import available_timezones
 
@@ -18,6 +19,8 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+
+from tocsin.db import as_utc
 
 T = TypeVar("T")
 
@@ -45,6 +48,16 @@ def _email(value: str) -> str:
 def _web_address(value: str) -> str:
     if value and not WEB_ADDRESS_PATTERN.match(value):
         raise ValueError("must start with http:// or https://")
+    return value
+
+
+# Times people enter: a range every time zone can show and no date arithmetic overflows.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2200, 12, 31)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
     return value
 
 
@@ -109,6 +122,8 @@ Password = Annotated[str, StringConstraints(min_length=10, max_length=200), Afte
 TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time_zone)]
 # Free text in a query string (search boxes): bounded, and no NUL for PostgreSQL to refuse.
 SearchText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
+# A moment as it arrives from outside: stored in UTC (a naive time is taken as UTC), bounded.
+Moment = Annotated[datetime, AfterValidator(as_utc), AfterValidator(_in_range)]
 # Ids as they arrive from outside: bounded so PostgreSQL's bigint never overflows.
 MAX_ID = 2**53
 Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_not_bool)]

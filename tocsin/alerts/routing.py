@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tocsin.alerts.events import AlertSeverity
 from tocsin.alerts.models import RuleAction
@@ -30,6 +30,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(AlertSeverity.INFO, RuleAction.LOG),
     Rule(None, RuleAction.PAGE),
 )
+
+# An alert kept quiet by maintenance and still firing after it is routed again this long
+# after the end (at once if its sender repeats it after the end): time enough for the
+# monitoring to send the resolves the end of the work brings.
+MAINTENANCE_GRACE = timedelta(minutes=5)
 
 # The incident severity an `incident` rule uses when it names none.
 INCIDENT_SEVERITY_FOR: dict[AlertSeverity, Severity] = {

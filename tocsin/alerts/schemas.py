@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from tocsin.alerts.events import AlertSeverity, AlertStatus
 from tocsin.alerts.models import IntegrationKind, RuleAction
 from tocsin.auth.schemas import UserRef
 from tocsin.catalogue.schemas import ServiceRef
-from tocsin.db import as_utc
 from tocsin.incidents.workflow import Severity
-from tocsin.schemas import Id, Input, Name, Output, SearchText, Text
-
-When = Annotated[datetime, AfterValidator(as_utc)]
+from tocsin.schemas import Id, Input, Moment, Name, Output, SearchText, Text
 
 
 class IntegrationCreate(Input):
@@ -141,8 +138,8 @@ class RuleOut(Output):
 
 class MaintenanceCreate(Input):
     service_id: Id
-    starts_at: When
-    ends_at: When
+    starts_at: Moment
+    ends_at: Moment
     reason: Text = ""
 
     @model_validator(mode="after")

@@ -667,6 +667,10 @@ def replace_rules(
 def create_maintenance(session: Session, actor: User, data: MaintenanceCreate) -> MaintenanceWindow:
     service = catalogue.service_for_input(session, data.service_id)
     require_service_owner(actor, service, "plan maintenance")
+    if data.ends_at <= now():
+        raise InvalidInput(
+            "This maintenance would already be over: it must end in the future.", field="ends_at"
+        )
     window = MaintenanceWindow(
         service=service,
         starts_at=data.starts_at,
@@ -796,6 +800,59 @@ def route_alert(session: Session, alert: Alert, at: datetime) -> routing.Decisio
     if start is not None:
         start()
     return decision
+
+
+# Literal, as the partial index ix_alerts_suppressed_firing states it.
+SUPPRESSED_FIRING = text("alerts.suppressed AND alerts.status = 'triggered'")
+
+
+def still_firing_after_maintenance(session: Session, at: datetime, limit: int) -> list[Alert]:
+    """Alerts maintenance kept quiet that still fire now that it is over (locked, so that
+    several workers share them out): repeated by their sender since the end, or unresolved
+    `MAINTENANCE_GRACE` after it."""
+    window = MaintenanceWindow
+    active = (
+        select(window.id)
+        .where(window.service_id == Alert.service_id, window.starts_at <= at, window.ends_at > at)
+        .exists()
+    )
+    last_end = (
+        select(func.max(window.ends_at))
+        .where(window.service_id == Alert.service_id, window.ends_at <= at)
+        .scalar_subquery()
+    )
+    query = (
+        select(Alert)
+        .where(SUPPRESSED_FIRING, ~active)
+        .where(
+            or_(
+                last_end.is_(None),
+                Alert.last_seen_at >= last_end,
+                last_end <= at - routing.MAINTENANCE_GRACE,
+            )
+        )
+        .order_by(Alert.id)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Alert)
+    return list(session.scalars(query))
+
+
+def route_again_after_maintenance(session: Session, alert: Alert, at: datetime) -> None:
+    """Hands a still-firing alert back to the router, as if it had just arrived."""
+    alert.suppressed = False
+    alert.routed_at = None
+    alert.action = None
+    timeline.record(
+        session,
+        SUBJECT,
+        alert.id,
+        "maintenance_over",
+        f"Maintenance on {alert.service.name} is over and this alert still fires: "
+        "the service's rules decide again",
+        at=at,
+    )
 
 
 def unrouted_alerts(session: Session, limit: int, skip: Collection[int] = ()) -> list[Alert]:

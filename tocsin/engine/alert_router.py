@@ -1,4 +1,5 @@
 """Routes new alerts: the service's rules decide if each pages, opens an incident, or is kept.
+An alert maintenance kept quiet that still fires after it is routed again.
 
 Each alert is routed in its own savepoint (isolation.py): one whose routing fails is set
 aside for a minute while the alerts behind it are routed on time.
@@ -24,7 +25,7 @@ class AlertRouter:
 
     def run_due(self, db: Database, at: datetime) -> int:
         """Claims unrouted alerts in batches (skipping any another worker holds), routes each."""
-        handled = 0
+        handled = self._after_maintenance(db, at)
         while True:
             with db.begin() as session:
                 claimed = alerts.unrouted_alerts(session, self.batch, self.failing.skipped(at))
@@ -39,3 +40,13 @@ class AlertRouter:
             handled += len(claimed)
             if len(claimed) < self.batch:
                 return handled
+
+    def _after_maintenance(self, db: Database, at: datetime) -> int:
+        """Alerts still firing after their service's maintenance go back to the router; the
+        hand-back and its claim commit together, so each goes back once."""
+        with db.begin() as session:
+            claimed = alerts.still_firing_after_maintenance(session, at, self.batch)
+            for alert in claimed:
+                alerts.route_again_after_maintenance(session, alert, at)
+            session.commit()
+        return len(claimed)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from tocsin.auth.schemas import UserRef
 from tocsin.catalogue.schemas import ProductRef, ServiceRef
-from tocsin.db import as_utc
 from tocsin.incidents.workflow import Severity, Status
-from tocsin.schemas import Id, Input, Output, SearchText, Text, Title, WebAddress
+from tocsin.schemas import Id, Input, Moment, Output, SearchText, Text, Title, WebAddress
 
-When = Annotated[datetime, AfterValidator(as_utc)]
 Ids = Annotated[list[Id], Field(max_length=100)]
 
 
@@ -31,8 +29,8 @@ class IncidentCreate(Input):
         default=False,
         description="Visible only to participants and admins (e.g. a security breach).",
     )
-    impact_started_at: When | None = None
-    detected_at: When | None = None
+    impact_started_at: Moment | None = None
+    detected_at: Moment | None = None
     video_url: WebAddress = Field(
         default="", description="Where the incident room meets by video (Meet, Zoom, Jitsi)."
     )
@@ -50,8 +48,8 @@ class IncidentUpdate(Input):
     service_id: Id | None = None
     product_ids: Ids | None = None
     restricted: bool | None = None
-    impact_started_at: When | None = None
-    detected_at: When | None = None
+    impact_started_at: Moment | None = None
+    detected_at: Moment | None = None
     video_url: WebAddress | None = Field(default=None, description="Empty removes the link.")
 
 

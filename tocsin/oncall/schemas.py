@@ -6,18 +6,26 @@ import re
 from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from tocsin.auth.schemas import TeamRef, UserRef
 from tocsin.catalogue.schemas import ServiceRef
-from tocsin.db import as_utc
 from tocsin.oncall.rotation import ShiftUnit
-from tocsin.schemas import Id, Input, Label, Name, Output, Text, TimeZone
+from tocsin.schemas import (
+    FIRST_DAY,
+    LAST_DAY,
+    Id,
+    Input,
+    Label,
+    Moment,
+    Name,
+    Output,
+    Text,
+    TimeZone,
+)
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-# Rotations start in a range every time zone can express (and no shift computation overflows).
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2200, 12, 31)
 MAX_SHIFT = {ShiftUnit.HOURS: 24 * 31, ShiftUnit.DAYS: 366, ShiftUnit.WEEKS: 52}
 MAX_PARTICIPANTS = 100
 MAX_LAYERS = 10
@@ -65,17 +73,8 @@ def _local_start(value: object) -> object:
 
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 LocalStart = Annotated[date | datetime, BeforeValidator(_local_start)]
-When = Annotated[datetime, AfterValidator(as_utc)]
 LayerName = Label
 
-
-def _in_range(value: datetime) -> datetime:
-    if not FIRST_DAY <= value.date() <= LAST_DAY:
-        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
-    return value
-
-
-Moment = Annotated[datetime, AfterValidator(as_utc), AfterValidator(_in_range)]
 
 # ---------------------------------------------------------------- schedules and layers
 

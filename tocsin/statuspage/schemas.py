@@ -12,13 +12,13 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from tocsin.db import as_utc
 from tocsin.schemas import (
     EMAIL_PATTERN,
     MAX_EMAIL_LENGTH,
     WEB_ADDRESS_PATTERN,
     Id,
     Input,
+    Moment,
     Name,
     Output,
     Text,
@@ -49,7 +49,6 @@ def _no_nul(value: str) -> str:
 Slug = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_slug)
 ]
-When = Annotated[datetime, AfterValidator(as_utc)]
 Body = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
@@ -239,8 +238,8 @@ ComponentIds = Annotated[list[Id], Field(max_length=500)]
 
 class MaintenanceCreate(Input):
     name: Title
-    scheduled_for: When
-    scheduled_until: When
+    scheduled_for: Moment
+    scheduled_until: Moment
     component_ids: ComponentIds = Field(default_factory=list)
     body: Body
     automatic: bool = Field(
@@ -254,8 +253,8 @@ class MaintenanceEdit(Input):
     """Only while it is scheduled."""
 
     name: Title | None = None
-    scheduled_for: When | None = None
-    scheduled_until: When | None = None
+    scheduled_for: Moment | None = None
+    scheduled_until: Moment | None = None
     component_ids: ComponentIds | None = None
     automatic: bool | None = None
     remind_subscribers: bool | None = None
