@@ -330,9 +330,7 @@ def test_a_repeat_after_the_maintenance_routes_the_alert_at_once(client, ada, db
     assert (alert["count"], alert["suppressed"], alert["action"]) == (2, False, "page")
 
 
-def test_alerts_that_ended_or_were_handled_during_maintenance_stay_quiet(
-    client, ada, db, clock
-):
+def test_alerts_that_ended_or_were_handled_during_maintenance_stay_quiet(client, ada, db, clock):
     integration = make_integration(ada, "pagerduty")
     plan_maintenance(ada, integration["service"]["id"], clock.current)
     send(client, integration["key"], "resolved-during")

@@ -90,7 +90,8 @@ def test_the_incident_manager_pages_someone_who_acknowledges_with_one_tap(
     assert "Paging stopped: acknowledged by Bob Builder" in timeline(rita, incident["key"])
     again = client.post(acknowledge, headers={"accept": "text/html"})
     assert again.status_code == 409
-    assert "INC-1 is already acknowledged by Bob Builder: this link was used" in again.text
+    assert "This link was used already, and it works once." in again.text
+    assert "Paging for INC-1 was acknowledged by Bob Builder." in again.text
 
     # Nothing more is sent: the page is over.
     clock.advance(minutes=30)
@@ -212,6 +213,9 @@ def test_a_refusing_mail_server_is_retried_and_the_failure_is_visible(
         m.startswith("Notifying Bob by account email failed (attempt 1)")
         for m in timeline(rita, incident["key"])
     )
+    # The incident's Paging card never says Bob was reached while nothing got to him.
+    card = rita.get(f"/incidents/{incident['key']}").text
+    assert "Not reached: Bob." in card and "· reached Bob" not in card
 
     clock.advance(seconds=10)
     run_engine(db, settings_for(smtp_server))
@@ -227,6 +231,8 @@ def test_a_refusing_mail_server_is_retried_and_the_failure_is_visible(
     assert sent["status"] == "sent" and sent["attempts"] == 3
     assert len(smtp_server.to("bob@example.com")) == 1
     assert "Notified Bob by account email" in timeline(rita, incident["key"])
+    card = rita.get(f"/incidents/{incident['key']}").text
+    assert "· reached Bob" in card and "Not reached" not in card
 
 
 def test_only_the_incident_manager_pages_and_targets_must_exist(rita, api_as, make_user, viewer):
@@ -320,9 +326,10 @@ def test_the_incident_page_pages_someone_and_shows_the_escalation(app, db, respo
         assert "Rita Responder started paging: Bob Builder" in paged.text
         assert "need the queue expert" in paged.text
         assert "paging now" in paged.text and "Pages Bob Builder" in paged.text
-        run_engine(db)  # the first level fires: Bob is reached
+        run_engine(db)  # the first level fires, but no mail server is set up here
         card = browser.get(f"/incidents/{key}").text
-        assert "Pages Bob Builder · reached Bob Builder" in card
+        assert "Not reached: Bob Builder. Every message to them so far failed" in card
+        assert "· reached Bob Builder" not in card
         page_id = browser.get(
             f"/api/v1/incidents/{key}/pages", headers={"X-CSRF-Token": csrf}
         ).json()[0]["id"]

@@ -360,25 +360,58 @@ def resolve_subject(
 
 @dataclass(frozen=True)
 class PageFacts:
-    """What a page's card says beside its state."""
+    """What a page's card says beside its state: whom it pages, and who got the message."""
 
     targets: str  # whom it pages: "the on-call of payments", "Alice, the Database team"
-    reached: list[str]  # whom it has paged so far, in order
+    reached: list[str]  # paged, and at least one message was delivered
+    sending: list[str]  # paged, the first message on its way
+    failing: list[str]  # paged, but every message so far failed: nobody has told them
 
 
 def facts_of_pages(session: Session, pages: list[Page]) -> dict[int, PageFacts]:
-    reached: dict[int, list[str]] = {p.id: [] for p in pages}
+    """People are "reached" only once a message to them went out, never merely for being paged."""
+    paged: dict[int, dict[int, str]] = {p.id: {} for p in pages}
+    delivery: dict[tuple[int, int], tuple[bool, bool]] = {}
     if pages:
         query = (
-            select(PageRecipient.page_id, User.name)
+            select(PageRecipient.page_id, User.id, User.name)
             .join(User, User.id == PageRecipient.user_id)
-            .where(PageRecipient.page_id.in_(list(reached)))
+            .where(PageRecipient.page_id.in_(list(paged)))
             .order_by(PageRecipient.paged_at, User.name)
         )
-        for page_id, name in session.execute(query):
-            if name not in reached[page_id]:
-                reached[page_id].append(name)
-    return {p.id: PageFacts(targets.describe(session, p), reached[p.id]) for p in pages}
+        for page_id, user_id, name in session.execute(query):
+            paged[page_id].setdefault(user_id, name)
+        sent = func.max(case((Notification.status == DeliveryStatus.SENT.value, 1), else_=0))
+        failed = func.max(
+            case(
+                (
+                    or_(
+                        Notification.status == DeliveryStatus.FAILED.value,
+                        Notification.attempts > 0,
+                    ),
+                    1,
+                ),
+                else_=0,
+            )
+        )
+        query = (
+            select(Notification.page_id, Notification.user_id, sent, failed)
+            .where(
+                Notification.page_id.in_(list(paged)),
+                Notification.status != DeliveryStatus.CANCELLED.value,
+            )
+            .group_by(Notification.page_id, Notification.user_id)
+        )
+        for page_id, user_id, any_sent, any_failed in session.execute(query):
+            delivery[(page_id, user_id)] = (bool(any_sent), bool(any_failed))
+    facts = {}
+    for page in pages:
+        reached, sending, failing = [], [], []
+        for user_id, name in paged[page.id].items():
+            any_sent, any_failed = delivery.get((page.id, user_id), (False, False))
+            (reached if any_sent else failing if any_failed else sending).append(name)
+        facts[page.id] = PageFacts(targets.describe(session, page), reached, sending, failing)
+    return facts
 
 
 def get_page(session: Session, page_id: int) -> Page:
@@ -593,12 +626,14 @@ def action_link(session: Session, token: str) -> ActionLink:
         raise NotFound("This link is not valid.", code="invalid_link")
     if link.used_at is not None:
         page = link.page
-        done = page.status if page.status != PageStatus.ACTIVE.value else "being handled"
-        who = f" by {page.ended_by.name}" if page.ended_by else ""
-        raise Conflict(
-            f"{page.subject_key} is already {done}{who}: this link was used, and it works once.",
-            code="link_used",
-        )
+        # About the paging, which is what the link acted on: the alert or incident itself
+        # may have moved on since (resolved after an acknowledgement, say).
+        if page.status == PageStatus.ACTIVE.value:
+            state = f"Paging for {page.subject_key} goes on."
+        else:
+            who = f" by {page.ended_by.name}" if page.ended_by else ""
+            state = f"Paging for {page.subject_key} was {page.status}{who}."
+        raise Conflict(f"This link was used already, and it works once. {state}", code="link_used")
     if link.expires_at <= now():
         raise Conflict(
             "This link has expired; open the page in Tocsin instead.", code="link_expired"
