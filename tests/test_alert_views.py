@@ -333,6 +333,10 @@ def test_declare_incident_in_one_click_lands_on_the_incident(rita, setup, respon
         f"ok|INC-1 is declared from ALR-{alert_id}. You are its incident manager."
     )
     assert "Database down" in incident and 'data-severity="SEV2"' in incident
+    # The incident page leads back to its alert: payload and graph links are a tap away.
+    linked = incident.split('id="linked-alerts"', 1)[1].split("</section>", 1)[0]
+    assert f'href="/alerts/{alert_id}"' in linked and "Database down" in linked
+    assert "1 open" in linked
 
     alert = rita.get(f"/alerts/{alert_id}").text
     assert '<a href="/incidents/INC-1" class="linked-incident-link">' in alert

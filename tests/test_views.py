@@ -260,6 +260,9 @@ def test_declaring_without_a_service_says_nobody_was_paged(rita, catalogue_ids):
         "info|INC-1 is declared. You are its incident manager. "
         "Nobody was paged: no faulty service was chosen. Page people below."
     )
+    # It stays said on the incident after the flash is gone.
+    again = rita.get("/incidents/INC-1").text
+    assert "Nobody has been paged for this incident: no faulty service is named." in again
 
 
 @pytest.mark.parametrize(

@@ -474,6 +474,14 @@ def get_alert(session: Session, alert_id: int) -> Alert:
     return alert
 
 
+def alerts_of_incident(session: Session, incident_id: int, limit: int = 50) -> list[Alert]:
+    """The alerts linked to an incident, newest first (a storm shows its latest `limit`)."""
+    query = (
+        select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id.desc()).limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def parse_alert_key(key: str) -> int | None:
     digits = key.strip().upper().removeprefix("ALR-")
     return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 15 else None

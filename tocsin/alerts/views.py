@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from tocsin.alerts import routing, service
 from tocsin.alerts.events import AlertSeverity, AlertStatus
@@ -36,9 +37,11 @@ from tocsin.incidents import service as incidents
 from tocsin.incidents.workflow import SEVERITY_HELP, Severity
 from tocsin.paging import service as paging
 from tocsin.web.forms import FormBody, local_datetime, parse, text
+from tocsin.web.page_sections import add_section
 from tocsin.web.templating import act_and_return, local_input_value, redirect, render
 
 router = APIRouter(include_in_schema=False)
+LINKED_ALERTS_SHOWN = 20
 
 # The status filter: "open" (the default) stands for both statuses someone must look at.
 OPEN = "open"
@@ -673,3 +676,18 @@ def end_maintenance(
         return "Planned maintenance cancelled." if planned else "Maintenance ended."
 
     return _on_service(service_id, act)
+
+
+def incident_alerts_section(
+    request: Request, session: Session, user: User, incident: Any
+) -> dict[str, Any]:
+    """The incident page lists its alerts: the way back to their payload and graph links."""
+    linked = service.alerts_of_incident(session, incident.id, LINKED_ALERTS_SHOWN + 1)
+    return {
+        "linked_alerts": linked[:LINKED_ALERTS_SHOWN],
+        "more_linked_alerts": len(linked) > LINKED_ALERTS_SHOWN,
+        "linked_alerts_open": sum(1 for a in linked if a.status != AlertStatus.RESOLVED.value),
+    }
+
+
+add_section("incident", incident_alerts_section)
