@@ -55,12 +55,22 @@ def test_alertmanager_title_falls_back_to_the_alert_name_and_labels():
         ({"alerts": "x"}, "'alerts' must be a list"),
         ({"alerts": [{"status": "firing"}]}, "fingerprint"),
         ({"alerts": [{"status": "burning", "fingerprint": "a"}]}, "status"),
+        # Clipped or cleaned, two different fingerprints could fold into one alert.
+        ({"alerts": [{"status": "firing", "fingerprint": "f" * 256}]}, "longer than 255"),
+        ({"alerts": [{"status": "firing", "fingerprint": "f\x00"}]}, "NUL"),
     ],
 )
 def test_alertmanager_bodies_that_cannot_be_alerts(body, problem):
     with pytest.raises(InvalidEvent) as invalid:
         alertmanager.parse_webhook(body)
     assert problem in str(invalid.value)
+
+
+def test_an_annotation_that_is_not_text_shows_as_json():
+    body = sample("am_webhook_firing.json")
+    body["alerts"][0]["annotations"]["summary"] = {"a": 1}
+    [event] = alertmanager.parse_webhook(body)
+    assert event.title == '{"a": 1}'
 
 
 def test_pagerduty_trigger_as_alertmanager_sends_it():
@@ -116,6 +126,7 @@ def test_pagerduty_trigger_without_dedup_key_gets_one():
         ({"payload": {"summary": "x", "source": "y", "severity": "fatal"}}, "payload.severity"),
         ({"payload": {"summary": "x" * 1025, "source": "y", "severity": "info"}}, "1024"),
         ({"dedup_key": "d" * 256}, "255"),
+        ({"dedup_key": "db\x00-1"}, "NUL"),
         ({"event_action": "resolve", "dedup_key": None}, "required to resolve"),
         ({"links": [{"text": "no href"}]}, "links[0].href"),
         (

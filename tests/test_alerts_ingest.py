@@ -208,6 +208,11 @@ def test_heartbeats_raise_an_alert_when_silent_and_resolve_on_the_next_ping(clie
     assert client.post(f"/heartbeats/{hb['key']}").status_code == 200
     assert ada.get(f"/api/v1/alerts/{alert['id']}").json()["status"] == "resolved"
     assert_error(client.get("/heartbeats/" + "f" * 32), 404)
+    # Some uptime checkers ping with HEAD: that is a ping too.
+    clock.advance(seconds=91)
+    assert client.head(f"/heartbeats/{hb['key']}").status_code == 200
+    run_engine(db)
+    assert count_alerts(db) == 1
 
 
 def test_a_repeat_without_details_keeps_the_alerts_details(client, ada):
@@ -254,6 +259,10 @@ def test_values_no_database_can_hold_are_refused_and_nothing_is_stored(
     body = json.dumps(document).replace('"@V@"', UNSTORABLE[how].decode())
     refused = client.post(path, content=body, headers={"content-type": "application/json"})
     assert refused.status_code == 400, refused.text
+    answer = refused.json()
+    said = answer["errors"][0] if sender == "pagerduty" else answer["error"]["message"]
+    # The JSON is well formed: the answer names the value, not "not valid JSON".
+    assert said.startswith("The body cannot be taken: "), said
     assert count_alerts(db) == 0
     assert ada.get("/api/v1/alerts").status_code == 200
 
@@ -284,4 +293,26 @@ def test_a_field_of_the_wrong_type_is_a_400_naming_it(client, ada, db, field, wr
     hook = make_integration(ada, "webhook")["key"]
     refused = client.post(f"/integrations/webhook/{hook}", json={"title": "t", "severity": wrong})
     assert refused.status_code == 400
+    assert count_alerts(db) == 0
+
+
+@pytest.mark.parametrize(
+    ("sender", "body", "field"),
+    [
+        ("webhook", {"title": "Disk full"}, "dedup_key"),
+        ("webhook", {"dedup_key": "k", "severity": "fatal", "title": "t"}, "severity"),
+        ("webhook", {"dedup_key": "k", "title": "t", "description": "x"}, "description"),
+        ("alertmanager", {"alerts": "x"}, "alerts"),
+        ("alertmanager", {"alerts": [{"status": "firing"}]}, "alerts[0].fingerprint"),
+        (
+            "alertmanager",
+            {"alerts": [{"status": "firing", "fingerprint": "a"}, {"fingerprint": "b"}]},
+            "alerts[1].status",
+        ),
+    ],
+)
+def test_a_refused_webhook_names_the_field_at_fault(client, ada, db, sender, body, field):
+    key = make_integration(ada, sender)["key"]
+    refused = client.post(f"/integrations/{sender}/{key}", json=body)
+    assert_error(refused, 400, code="invalid_event", field=field)
     assert count_alerts(db) == 0

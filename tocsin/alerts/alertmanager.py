@@ -5,16 +5,17 @@ Each entry of `alerts[]` is its own alert, deduplicated by its `fingerprint`.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from tocsin.alerts.events import (
-    MAX_DEDUP_KEY,
     MAX_TITLE,
     Action,
     AlertEvent,
     InvalidEvent,
     clip,
+    dedup_key_problem,
     severity_from,
 )
 
@@ -24,7 +25,8 @@ ZERO_TIME_PREFIX = "0001-01-01"
 def _strings(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
-    return {str(k): str(v) for k, v in value.items()}
+    # Alertmanager sends strings; anything else is shown as its JSON, never as Python's repr.
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
 
 def _time(value: Any) -> datetime | None:
@@ -58,24 +60,38 @@ def parse_webhook(body: Any) -> list[AlertEvent]:
         raise InvalidEvent(["The body must be a JSON object (Alertmanager webhook version 4)."])
     version = body.get("version")
     if version is not None and str(version) != "4":
-        raise InvalidEvent([f"Unsupported webhook version {version!r}; Tocsin speaks version 4."])
+        raise InvalidEvent(
+            [f"Unsupported webhook version {version!r}; Tocsin speaks version 4."], "version"
+        )
     alerts = body.get("alerts")
     if not isinstance(alerts, list):
-        raise InvalidEvent(["'alerts' must be a list."])
+        raise InvalidEvent(["'alerts' must be a list."], "alerts")
     external_url = body.get("externalURL") if isinstance(body.get("externalURL"), str) else ""
     events: list[AlertEvent] = []
     errors: list[str] = []
+    at_fault: list[str] = []
+
+    def refuse(field: str, problem: str) -> None:
+        at_fault.append(field)
+        errors.append(problem)
+
     for index, alert in enumerate(alerts):
         if not isinstance(alert, dict):
-            errors.append(f"alerts[{index}] must be an object.")
+            refuse(f"alerts[{index}]", f"alerts[{index}] must be an object.")
             continue
         fingerprint = alert.get("fingerprint")
+        field = f"alerts[{index}].fingerprint"
         if not isinstance(fingerprint, str) or not fingerprint.strip():
-            errors.append(f"alerts[{index}].fingerprint is missing.")
+            refuse(field, f"{field} is missing.")
+            continue
+        if problem := dedup_key_problem(fingerprint, field):
+            refuse(field, problem)
             continue
         status = alert.get("status")
         if status not in ("firing", "resolved"):
-            errors.append(f"alerts[{index}].status must be 'firing' or 'resolved'.")
+            refuse(
+                f"alerts[{index}].status", f"alerts[{index}].status must be 'firing' or 'resolved'."
+            )
             continue
         labels = _strings(alert.get("labels"))
         annotations = _strings(alert.get("annotations"))
@@ -87,7 +103,7 @@ def parse_webhook(body: Any) -> list[AlertEvent]:
         events.append(
             AlertEvent(
                 action=Action.TRIGGER if status == "firing" else Action.RESOLVE,
-                dedup_key=clip(fingerprint.strip(), MAX_DEDUP_KEY),
+                dedup_key=fingerprint.strip(),
                 title=clip(title_of(labels, annotations), MAX_TITLE),
                 severity=severity_from(labels.get("severity")),
                 source=clip(labels.get("instance") or labels.get("job") or "Alertmanager", 255),
@@ -105,5 +121,5 @@ def parse_webhook(body: Any) -> list[AlertEvent]:
             )
         )
     if errors:
-        raise InvalidEvent(errors)
+        raise InvalidEvent(errors, at_fault[0])
     return events

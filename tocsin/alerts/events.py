@@ -86,9 +86,20 @@ class AlertEvent:
 class InvalidEvent(Exception):
     """A body that cannot become events; `errors` lists each problem for the sender."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], field: str | None = None) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
+        self.field = field  # the first field at fault, where one is
+
+
+def dedup_key_problem(value: str, name: str) -> str | None:
+    """Why a sender's dedup key cannot be kept as it is, if it cannot: clipped or cleaned,
+    two different problems could fold into one alert."""
+    if len(value) > MAX_DEDUP_KEY:
+        return f"'{name}' is longer than {MAX_DEDUP_KEY} characters."
+    if "\x00" in value:
+        return f"'{name}' must not contain NUL characters."
+    return None
 
 
 def clip(text: Any, limit: int) -> str:

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tocsin.alerts.events import (
-    MAX_DEDUP_KEY,
     MAX_TITLE,
     Action,
     AlertEvent,
     AlertSeverity,
     InvalidEvent,
     clip,
+    dedup_key_problem,
 )
 
 ACTIONS = {a.value for a in Action}
@@ -83,8 +83,8 @@ def parse_event(body: Any) -> AlertEvent:
     if dedup_key is not None and not isinstance(dedup_key, str):
         errors.append("'dedup_key' must be a string.")
         dedup_key = None
-    if isinstance(dedup_key, str) and len(dedup_key) > MAX_DEDUP_KEY:
-        errors.append(f"'dedup_key' is longer than {MAX_DEDUP_KEY} characters.")
+    if isinstance(dedup_key, str) and (problem := dedup_key_problem(dedup_key, "dedup_key")):
+        errors.append(problem)
     if action in ("acknowledge", "resolve") and not dedup_key:
         errors.append(f"'dedup_key' is required to {action}.")
     payload = body.get("payload")

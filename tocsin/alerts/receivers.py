@@ -72,20 +72,36 @@ def _parse_json(raw: bytes) -> Any:
     try:
         value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
-        raise ValueError("nested too deep") from None
+        raise ValueError("it is nested too deep") from None
+    except UnicodeDecodeError:
+        raise ValueError("it is not UTF-8 text") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as bad:
+        if "digits" in str(bad):  # Python's guard against huge integers
+            raise ValueError("a number in it has too many digits") from None
+        raise
     if SURROGATE_ESCAPE.search(raw) and _holds_lone_surrogate(value):
-        raise ValueError("a lone surrogate")
+        raise ValueError("it holds a lone surrogate (\\ud800-\\udfff), which is not text")
     return value
 
 
+def _not_json(bad: ValueError) -> str:
+    """Says why: "not valid JSON" alone sends the sender looking in the wrong place when the
+    JSON is fine but holds a number too large, NaN or a lone surrogate."""
+    if isinstance(bad, json.JSONDecodeError):
+        return f"The body is not valid JSON: {bad.msg} at line {bad.lineno} column {bad.colno}."
+    return f"The body cannot be taken: {bad}."
+
+
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _finite(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
-        raise ValueError(f"{text} is too large")
+        raise ValueError(f"the number {text[:40]} is too large")
     return number
 
 
@@ -138,8 +154,8 @@ async def enqueue_answer(state: Any, raw: bytes) -> Answer:
     """PagerDuty Events API v2 for one body; `state` is the app's (integrations, ingest...)."""
     try:
         body = _parse_json(raw)
-    except ValueError:
-        return _invalid_event(["The body is not valid JSON."])
+    except ValueError as bad:
+        return _invalid_event([_not_json(bad)])
     try:
         event = pagerduty.parse_event(body)
     except InvalidEvent as invalid:
@@ -200,12 +216,12 @@ async def webhook_answer(
     """An Alertmanager or generic webhook body posted to the integration `token`."""
     try:
         body = _parse_json(raw)
-    except ValueError:
-        return Answer(400, error_body("invalid_json", "The request body is not valid JSON."))
+    except ValueError as bad:
+        return Answer(400, error_body("invalid_json", _not_json(bad)))
     try:
         events = parse(body)
     except InvalidEvent as invalid:
-        return Answer(400, error_body("invalid_event", " ".join(invalid.errors)))
+        return Answer(400, error_body("invalid_event", " ".join(invalid.errors), invalid.field))
     missing = Answer(404, error_body("not_found", "No integration has this key."))
     directory: IntegrationDirectory = state.integrations
     ref = await directory.find(token, kind)
@@ -260,9 +276,9 @@ async def generic_webhook(token: str, request: Request) -> JSONResponse:
 # ---------------------------------------------------------------- heartbeats
 
 
-@router.get("/heartbeats/{token}")
+@router.api_route("/heartbeats/{token}", methods=["GET", "HEAD"])
 async def heartbeat_get(token: str, request: Request) -> JSONResponse:
-    """A ping by GET, for the simplest senders (`curl URL` in a cron job)."""
+    """A ping by GET (`curl URL` in a cron job) or HEAD (what some uptime checkers send)."""
     return await heartbeat(token, request)
 
 
