@@ -396,3 +396,17 @@ def test_maintenance_must_end_in_the_future_and_within_the_calendar(
     window = {"service_id": service_id, "starts_at": starts, "ends_at": ends}
     assert_error(ada.post("/api/v1/maintenance-windows", json=window), 422, field=field)
     assert ada.get("/api/v1/maintenance-windows").json() == []
+
+
+def test_a_severity_no_rule_names_keeps_the_default(client, ada, db):
+    """Rules written for critical alerts must not silently stop errors from paging."""
+    integration = make_integration(ada, "pagerduty")
+    service_id = integration["service"]["id"]
+    rules = [{"severity": "critical", "action": "incident", "incident_severity": "SEV1"}]
+    ada.put(f"/api/v1/services/{service_id}/alert-rules", json={"rules": rules})
+    send(client, integration["key"], "a", "critical")
+    send(client, integration["key"], "b", "error")
+    send(client, integration["key"], "c", "info")
+    run_engine(db)
+    actions = {a["dedup_key"]: a["action"] for a in ada.get("/api/v1/alerts").json()["items"]}
+    assert actions == {"a": "incident", "b": "page", "c": "log"}

@@ -46,11 +46,10 @@ INCIDENT_SEVERITY_FOR: dict[AlertSeverity, Severity] = {
 
 
 def decide(rules: Sequence[Rule], severity: AlertSeverity, in_maintenance: bool) -> Decision:
-    """The first matching rule wins; in maintenance, nothing pages and no incident is declared."""
-    chosen = next(
-        (r for r in (rules or DEFAULT_RULES) if r.severity in (None, severity)),
-        Rule(None, RuleAction.LOG),
-    )
+    """The first matching rule wins; a severity no rule names does what it does by default
+    (rules written for critical alerts must not silence the errors). In maintenance, nothing
+    pages and no incident is declared."""
+    chosen = next(r for r in (*rules, *DEFAULT_RULES) if r.severity in (None, severity))
     if in_maintenance:
         return Decision(RuleAction.LOG, suppressed=True)
     if chosen.action is RuleAction.INCIDENT:
