@@ -121,7 +121,7 @@ def firing(db, admin, responder) -> dict[str, int]:
         links=[
             {
                 "href": "http://prometheus.example.com/graph?g0.expr=rate%28http_5xx%5B5m%5D%29",
-                "text": "Source (generator URL)",
+                "text": "Prometheus graph",
             },
             {"href": "http://alertmanager.example.com", "text": "Alertmanager"},
         ],
@@ -149,10 +149,15 @@ def test_on_a_phone_a_responder_acknowledges_and_declares_from_the_alert(
     row.get_by_role("link", name="Checkout error rate above 5% for 5 minutes").click()
     expect(phone).to_have_url(re.compile(r"/alerts/4$"))
     expect(phone.locator("h1")).to_have_text("Checkout error rate above 5% for 5 minutes")
-    graph = phone.get_by_role("link", name="Source (generator URL)")
+    graph = phone.get_by_role("link", name="Prometheus graph")
     expect(graph).to_have_attribute("target", "_blank")
     expect(graph).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
     expect(phone.locator(".payload")).to_contain_text('"runbook_url"')
+    # What Alertmanager's annotations say, readable without opening the JSON.
+    expect(phone.locator(".annotations")).to_contain_text("5xx ratio is 7.3% (threshold 5%)")
+    expect(phone.get_by_role("link", name="Runbook")).to_have_attribute(
+        "href", "https://runbooks.example.com/checkout/high-error-rate"
+    )
     acknowledge = phone.get_by_role("button", name="Acknowledge")
     box = acknowledge.bounding_box()
     assert box and box["height"] >= 44 and box["width"] >= 300, "a big button on a phone"
@@ -273,4 +278,4 @@ def test_a_viewer_reads_the_alert_but_gets_no_buttons(one_database, open_page, m
     expect(page.locator("h1")).to_have_text("Checkout error rate above 5% for 5 minutes")
     expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
     expect(page.get_by_role("button", name="Declare incident")).to_have_count(0)
-    expect(page.get_by_role("link", name="Source (generator URL)")).to_be_visible()
+    expect(page.get_by_role("link", name="Prometheus graph")).to_be_visible()

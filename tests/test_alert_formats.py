@@ -29,7 +29,7 @@ def test_alertmanager_firing_webhook():
     assert event.severity is AlertSeverity.CRITICAL
     assert event.labels["instance"] == "web-1"
     assert event.details["annotations"]["description"] == "5xx ratio above threshold"
-    assert {"href": "http://prom.local/graph", "text": "Source (generator URL)"} in event.links
+    assert {"href": "http://prom.local/graph", "text": "Prometheus graph"} in event.links
     assert event.occurred_at == datetime(2026, 11, 27, 13, 39, 15, 704307, tzinfo=UTC)
 
 

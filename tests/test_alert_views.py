@@ -262,7 +262,7 @@ def test_the_alert_page_shows_payload_links_labels_and_history(rita, setup):
         labels={"alertname": "HighErrorRate", "instance": "web-1"},
         details={"annotations": {"summary": "Error rate > 5%"}, "startsAt": "2026-03-02T08:59"},
         links=[
-            {"href": "http://prom.local/graph?g0.expr=rate", "text": "Source (generator URL)"},
+            {"href": "http://prom.local/graph?g0.expr=rate", "text": "Prometheus graph"},
             {"href": "javascript:alert(1)", "text": "Sneaky"},
         ],
     )

@@ -97,7 +97,7 @@ def parse_webhook(body: Any) -> list[AlertEvent]:
         annotations = _strings(alert.get("annotations"))
         links = []
         if isinstance(alert.get("generatorURL"), str) and alert["generatorURL"]:
-            links.append({"href": alert["generatorURL"], "text": "Source (generator URL)"})
+            links.append({"href": alert["generatorURL"], "text": "Prometheus graph"})
         if external_url:
             links.append({"href": external_url, "text": "Alertmanager"})
         events.append(

@@ -153,6 +153,26 @@ def _web_links(links: list[dict[str, str]]) -> list[dict[str, str]]:
     return shown
 
 
+def _annotations(details: Any) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
+    """What Alertmanager's annotations say (description, ...) and the links among them
+    (runbook_url, dashboard, ...), so the on-call reads them without opening the JSON.
+    The summary is the title already."""
+    annotations = details.get("annotations") if isinstance(details, dict) else None
+    if not isinstance(annotations, dict):
+        return [], []
+    said, links = [], []
+    for key, value in sorted(annotations.items()):
+        if key == "summary" or not isinstance(value, str) or not value.strip():
+            continue
+        label = key.removesuffix("_url").replace("_", " ").strip().capitalize() or key
+        if re.match(r"https?://\S+$", value.strip(), re.I):
+            links.append({"href": value.strip(), "text": label, "web": True})
+        else:
+            said.append((label, value))
+    description = [item for item in said if item[0] == "Description"]
+    return description + [item for item in said if item[0] != "Description"], links
+
+
 def _visible_incident(session: Any, user: User, alert: Any) -> Any:
     """The linked incident when this person may see it (restricted ones stay hidden)."""
     if alert.incident is None:
@@ -171,12 +191,14 @@ def alert_page(
     can_act = has_role(user, Role.RESPONDER)
     severity = AlertSeverity(alert.severity)
     pages = service.pages_of(session, alert_id)
+    annotations, annotation_links = _annotations(alert.details)
     context = {
         "alert": alert,
         "incident": _visible_incident(session, user, alert),
         "timeline": service.alert_timeline(session, alert_id),
         "can_act": can_act,
-        "links": _web_links(alert.links or []),
+        "links": _web_links(alert.links or []) + annotation_links,
+        "annotations": annotations,
         "images": _web_links(alert.images or []),
         "payload": json.dumps(alert.details or {}, indent=2, ensure_ascii=False, sort_keys=True),
         "severities": list(Severity),
