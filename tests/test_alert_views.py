@@ -700,9 +700,20 @@ def test_maintenance_is_planned_in_the_users_time_zone_and_ended(ada, setup, db,
 
     backwards = ada.post(
         f"/services/{service_id}/alerting/maintenance",
-        {"starts_at": "2026-03-02T12:00", "ends_at": "2026-03-02T11:00"},
+        {"starts_at": "2026-03-02T12:00", "ends_at": "2026-03-02T11:00", "reason": "Failover"},
     )
+    assert backwards.status_code == 422
     assert flash_text(backwards.text) == "error|The maintenance must end after it starts."
+    # What was typed stays in the form, to correct rather than retype.
+    assert 'name="starts_at" type="datetime-local" value="2026-03-02T12:00"' in backwards.text
+    assert 'value="Failover"' in backwards.text
+    over = ada.post(
+        f"/services/{service_id}/alerting/maintenance",
+        {"starts_at": "2026-03-01T10:00", "ends_at": "2026-03-01T11:00"},
+    )
+    assert flash_text(over.text) == (
+        "error|This maintenance would already be over: it must end in the future."
+    )
     blank = ada.post(f"/services/{service_id}/alerting/maintenance", {"starts_at": ""})
     assert flash_text(blank.text) == "error|Give a start and an end for the maintenance."
 

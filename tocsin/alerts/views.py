@@ -416,6 +416,19 @@ def _outcomes(rules: list[Any]) -> list[dict[str, str]]:
 def alerting_page(
     service_id: IdPath, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
+    return _render_alerting(request, session, user, service_id)
+
+
+def _render_alerting(
+    request: Request,
+    session: Session,
+    user: User,
+    service_id: int,
+    *,
+    maintenance_form: dict[str, str] | None = None,
+    refused: TocsinError | None = None,
+) -> Response:
+    """The alerting page; a refused maintenance comes back with what was typed and why."""
     service_ = catalogue.get_service(session, service_id)
     fresh = _new_key(request, session, service_)
     rules = service.rules_of(session, service_id)
@@ -446,10 +459,17 @@ def alerting_page(
         "severities": list(Severity),
         "default_incident_severity": routing.INCIDENT_SEVERITY_FOR,
         "windows": service.list_maintenance(session, service_id),
-        "starts_value": local_input_value(request, moment),
-        "ends_value": local_input_value(request, moment + timedelta(hours=1)),
+        "maintenance_form": maintenance_form
+        or {
+            "starts_at": local_input_value(request, moment),
+            "ends_at": local_input_value(request, moment + timedelta(hours=1)),
+            "reason": "",
+        },
     }
-    response = render(request, "alerts/alerting.html", context)
+    if refused is not None:
+        context["flash"] = ("error", refused.message)
+    status = refused.status_code if refused is not None else 200
+    response = render(request, "alerts/alerting.html", context, status_code=status)
     if NEW_KEY_COOKIE in request.cookies:
         response.delete_cookie(NEW_KEY_COOKIE, path=_alerting_page(service_id))
     return response
@@ -663,7 +683,7 @@ def save_rules(
 
 @router.post("/services/{service_id}/alerting/maintenance")
 def plan_maintenance(
-    service_id: IdPath, form: FormBody, user: CurrentUser, session: DbSession
+    service_id: IdPath, request: Request, form: FormBody, user: CurrentUser, session: DbSession
 ) -> Response:
     def act() -> str:
         starts = local_datetime(form, "starts_at", user.time_zone)
@@ -681,7 +701,15 @@ def plan_maintenance(
         service.create_maintenance(session, user, parse(MaintenanceCreate, values))
         return "Maintenance planned: alerts are kept but page nobody during it."
 
-    return _on_service(service_id, act)
+    try:
+        message = act()
+    except TocsinError as refused:
+        session.rollback()
+        typed = {name: text(form, name) for name in ("starts_at", "ends_at", "reason")}
+        return _render_alerting(
+            request, session, user, service_id, maintenance_form=typed, refused=refused
+        )
+    return redirect(_alerting_page(service_id), f"ok|{message}")
 
 
 @router.post("/services/{service_id}/alerting/maintenance/{window_id}/end")
