@@ -256,7 +256,8 @@ def test_the_sweep_sees_every_route_the_app_serves(app):
     documented = app.openapi()["paths"]
     for path, operations in documented.items():
         for method in operations:
-            assert (method.upper(), path) in routes, f"{method} {path} is served but not swept"
+            swept = "GET" if method == "head" else method.upper()  # see swept_methods
+            assert (swept, path) in routes, f"{method} {path} is served but not swept"
     # Pages are left out of the schema; the sweep must still see them.
     assert {"/login", "/incidents", "/incidents/{key}", "/settings", "/admin/audit"} <= paths
     assert {"/docs", "/openapi.json"} <= paths
