@@ -231,6 +231,9 @@ def test_a_refusing_mail_server_is_retried_and_the_failure_is_visible(
     assert sent["status"] == "sent" and sent["attempts"] == 3
     assert len(smtp_server.to("bob@example.com")) == 1
     assert "Notified Bob by account email" in timeline(rita, incident["key"])
+    # The first failure and the outcome are on the timeline, not every retry between.
+    failures = [m for m in timeline(rita, incident["key"]) if m.startswith("Notifying Bob")]
+    assert len(failures) == 1
     card = rita.get(f"/incidents/{incident['key']}").text
     assert "· reached Bob" in card and "Not reached" not in card
 

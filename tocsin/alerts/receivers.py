@@ -276,9 +276,15 @@ async def generic_webhook(token: str, request: Request) -> JSONResponse:
 # ---------------------------------------------------------------- heartbeats
 
 
-@router.api_route("/heartbeats/{token}", methods=["GET", "HEAD"])
+@router.get("/heartbeats/{token}")
 async def heartbeat_get(token: str, request: Request) -> JSONResponse:
-    """A ping by GET (`curl URL` in a cron job) or HEAD (what some uptime checkers send)."""
+    """A ping by GET, for the simplest senders (`curl URL` in a cron job)."""
+    return await heartbeat(token, request)
+
+
+@router.head("/heartbeats/{token}", include_in_schema=False)
+async def heartbeat_head(token: str, request: Request) -> JSONResponse:
+    """A ping by HEAD, which some uptime checkers send."""
     return await heartbeat(token, request)
 
 

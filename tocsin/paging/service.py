@@ -962,10 +962,13 @@ def record_delivery(session: Session, delivery: Delivery, error: str | None, at:
             n.due_at = at + retry_delay(n.attempts)
             message = (
                 f"Notifying {who} by {how} failed (attempt {n.attempts}), retrying at "
-                f"{n.due_at:%H:%M:%S} UTC: {error}"
+                f"{n.due_at:%H:%M:%S} UTC and on with backoff: {error}"
             )
         kind = "notification_failed"
-    if n.subject_type and n.subject_id and n.purpose == "page":
+    # The first failure and the outcome go on the timeline; the retries between them would
+    # bury what people wrote (the Paging card and the person's notifications show them).
+    retrying_again = error is not None and 1 < n.attempts < MAX_ATTEMPTS
+    if n.subject_type and n.subject_id and n.purpose == "page" and not retrying_again:
         timeline.record(
             session,
             n.subject_type,
