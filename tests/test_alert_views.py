@@ -363,6 +363,9 @@ def test_attach_to_an_existing_incident(rita, setup, responder, db):
             session, actor, IncidentCreate(summary="Checkout", severity="SEV2")
         )
     alert_id = setup.send("payments", "db", title="Database down")
+    # The open incidents are offered, so nobody has to remember a key at 3 a.m.
+    offered = rita.get(f"/alerts/{alert_id}").text.split('<datalist id="open-incidents">')[1]
+    assert '<option value="INC-1">SEV2 · Checkout</option>' in offered.split("</datalist>")[0]
     missing = rita.post(f"/alerts/{alert_id}/attach", {"incident_key": "INC-99"})
     assert flash_text(missing.text) == "error|No incident INC-99."
     empty = rita.post(f"/alerts/{alert_id}/attach", {"incident_key": "  "})

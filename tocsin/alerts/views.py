@@ -34,7 +34,8 @@ from tocsin.db import now
 from tocsin.deps import CurrentUser, DbSession, IdPath
 from tocsin.errors import Forbidden, InvalidInput, NotFound, TocsinError
 from tocsin.incidents import service as incidents
-from tocsin.incidents.workflow import SEVERITY_HELP, Severity
+from tocsin.incidents.schemas import IncidentFilters
+from tocsin.incidents.workflow import ACTIVE_STATUSES, SEVERITY_HELP, Severity
 from tocsin.paging import service as paging
 from tocsin.web.forms import FormBody, local_datetime, parse, text
 from tocsin.web.page_sections import add_section
@@ -173,6 +174,15 @@ def _annotations(details: Any) -> tuple[list[tuple[str, str]], list[dict[str, st
     return description + [item for item in said if item[0] != "Description"], links
 
 
+def _attach_choices(session: Session, user: User, alert: Any) -> list[Any]:
+    """Open incidents to attach the alert to, its own service's first: no key to remember."""
+    if alert.incident_id is not None or not has_role(user, Role.RESPONDER):
+        return []
+    filters = IncidentFilters(status=sorted(ACTIVE_STATUSES), limit=30)
+    active, _cursor = incidents.list_incidents(session, user, filters)
+    return sorted(active, key=lambda i: i.service_id != alert.service_id)
+
+
 def _visible_incident(session: Any, user: User, alert: Any) -> Any:
     """The linked incident when this person may see it (restricted ones stay hidden)."""
     if alert.incident is None:
@@ -199,6 +209,7 @@ def alert_page(
         "can_act": can_act,
         "links": _web_links(alert.links or []) + annotation_links,
         "annotations": annotations,
+        "attach_choices": _attach_choices(session, user, alert),
         "images": _web_links(alert.images or []),
         "payload": json.dumps(alert.details or {}, indent=2, ensure_ascii=False, sort_keys=True),
         "severities": list(Severity),
