@@ -539,3 +539,31 @@ def test_one_page_whose_step_fails_is_retried_while_the_others_fire(
     assert queued_for_bob() == ["Fine"]
     steps.run_due(db, clock.advance(seconds=31))
     assert queued_for_bob() == ["Broken", "Fine"]
+
+
+def test_without_a_mail_server_the_settings_say_email_cannot_arrive(db, responder):
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import browser_login
+    from tocsin.app import create_app
+
+    without = Settings(database_url=db.url, run_engine=False, base_url="http://testserver")
+    with TestClient(create_app(without, db)) as browser:
+        csrf = browser_login(browser, responder)
+        page = browser.get("/settings/notifications").text
+        assert "Email cannot reach you here" in page
+        browser.post(
+            "/settings/notifications/methods",
+            data={"csrf_token": csrf, "channel": "email", "address": "me@example.com"},
+        )
+        listed = browser.get("/settings/notifications").text
+        method_id = re.search(r"/settings/notifications/methods/(\d+)/test", listed).group(1)
+        tested = browser.post(
+            f"/settings/notifications/methods/{method_id}/test", data={"csrf_token": csrf}
+        )
+        assert "no mail server set up (TOCSIN_SMTP_URL), so it cannot arrive" in tested.text
+
+    with_mail = without.model_copy(update={"smtp_url": "smtp://127.0.0.1:2525"})
+    with TestClient(create_app(with_mail, db)) as browser:
+        browser_login(browser, responder)
+        assert "Email cannot reach you here" not in browser.get("/settings/notifications").text

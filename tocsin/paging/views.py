@@ -59,8 +59,14 @@ def settings_page(request: Request, user: CurrentUser, session: DbSession) -> Re
         "rules": service.notification_rules(session, user),
         "notifications": service.notifications_of(session, user, limit=30),
         "channels": list(Channel),
+        "mail_ready": _mail_ready(request),
     }
     return render(request, "paging/settings.html", context)
+
+
+def _mail_ready(request: Request) -> bool:
+    """Whether this Tocsin can send email at all (TOCSIN_SMTP_URL is set)."""
+    return bool(request.app.state.settings.smtp_url)
 
 
 @router.post("/settings/notifications/methods")
@@ -84,12 +90,20 @@ def delete_method(method_id: IdPath, user: CurrentUser, session: DbSession) -> R
 
 
 @router.post("/settings/notifications/methods/{method_id}/test")
-def test_method(method_id: IdPath, user: CurrentUser, session: DbSession) -> Response:
+def test_method(
+    method_id: IdPath, request: Request, user: CurrentUser, session: DbSession
+) -> Response:
     try:
         sent = service.test_contact_method(session, user, method_id)
     except TocsinError as refused:
         return redirect("/settings/notifications", f"error|{refused.message}")
     where = sent.label or sent.channel
+    if sent.channel == Channel.EMAIL.value and not _mail_ready(request):
+        return redirect(
+            "/settings/notifications",
+            f"error|The test to {where} is queued, but this Tocsin has no mail server set up "
+            "(TOCSIN_SMTP_URL), so it cannot arrive. Ask an admin, or use another way.",
+        )
     return redirect(
         "/settings/notifications",
         f"ok|A test is on its way to {where}. Its delivery shows under Recent notifications.",
