@@ -228,6 +228,13 @@ def test_a_team_lead_connects_alertmanager_and_sets_rules_and_maintenance(
     url = page.locator(".paste-url").inner_text()
     assert re.fullmatch(rf"{re.escape(live_server.url)}/integrations/alertmanager/\w{{32}}", url)
     expect(page.locator(".key-reveal pre")).to_contain_text(f"      - url: {url}")
+    # One tap copies the URL to paste.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    copy = page.locator(".paste-url + button.copy")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == url
+    shoot(page, "alerting-new-key")
 
     # Rules: critical declares an incident, info is only logged, the rest pages.
     rows = page.locator(".rule-row")

@@ -72,9 +72,29 @@
       });
     });
 
-    // Select the secret shown once, so it is one tap to copy.
+    // Select the secret shown once, so it is one tap to copy; a Copy button beside it.
     document.querySelectorAll(".secret").forEach((el) => {
       el.addEventListener("click", () => window.getSelection().selectAllChildren(el));
+      const copy = document.createElement("button");
+      copy.type = "button";
+      copy.className = "copy";
+      copy.textContent = "Copy";
+      copy.setAttribute("aria-label", "Copy to the clipboard");
+      copy.addEventListener("click", async () => {
+        const text = el.textContent.trim();
+        try {
+          await navigator.clipboard.writeText(text);
+        } catch {
+          // No clipboard API (plain http beyond localhost): copy the selection instead.
+          window.getSelection().selectAllChildren(el);
+          document.execCommand("copy");
+        }
+        copy.textContent = "Copied";
+        setTimeout(() => {
+          copy.textContent = "Copy";
+        }, 2000);
+      });
+      el.after(copy);
     });
 
     // Coming back with the Back button shows the page as it was left: let it be used again.
