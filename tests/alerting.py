@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tocsin.config import Settings
@@ -22,7 +23,9 @@ def make_integration(api: Any, kind: str, service: str = "payments", **extra: An
     return created.json()
 
 
-def run_engine(db: Database, settings: Settings | None = None) -> dict[str, int]:
-    """One pass of every engine module at the current (test) time."""
+def run_engine(
+    db: Database, settings: Settings | None = None, at: datetime | None = None
+) -> dict[str, int]:
+    """One pass of every engine module at the current (test) time, or at `at`."""
     settings = settings or Settings(database_url=db.url, base_url="http://testserver")
-    return EngineRunner(db, all_modules(settings)).run_once()
+    return EngineRunner(db, all_modules(settings)).run_once(at)

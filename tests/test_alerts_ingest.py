@@ -316,3 +316,31 @@ def test_a_refused_webhook_names_the_field_at_fault(client, ada, db, sender, bod
     refused = client.post(f"/integrations/{sender}/{key}", json=body)
     assert_error(refused, 400, code="invalid_event", field=field)
     assert count_alerts(db) == 0
+
+
+@pytest.mark.parametrize("depth", [33, 500])
+def test_details_nested_too_deep_are_refused_and_nothing_is_stored(client, ada, db, depth):
+    """Found in review: 500 levels of details made a 500 (recursion while cleaning NUL)."""
+    key = make_integration(ada, "webhook")["key"]
+    details: dict = {"leaf": 1}
+    for _ in range(depth - 2):  # the body itself is one level, details another
+        details = {"x": details}
+    refused = client.post(
+        f"/integrations/webhook/{key}", json={"title": "t", "dedup_key": "k", "details": details}
+    )
+    error = assert_error(refused, 400, code="invalid_json")
+    assert "nested deeper than 32 levels" in error["message"]
+    assert count_alerts(db) == 0
+
+
+def test_details_as_deep_as_allowed_are_kept_and_shown(client, ada):
+    key = make_integration(ada, "webhook")["key"]
+    details: dict = {"leaf": 1}
+    for _ in range(30):  # 32 levels with the body and details
+        details = {"x": details}
+    accepted = client.post(
+        f"/integrations/webhook/{key}", json={"title": "t", "dedup_key": "k", "details": details}
+    )
+    assert accepted.status_code == 202, accepted.text
+    [alert] = ada.get("/api/v1/alerts").json()["items"]
+    assert ada.get(f"/api/v1/alerts/{alert['id']}").json()["details"] == details

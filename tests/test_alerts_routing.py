@@ -139,6 +139,11 @@ def test_declaring_from_a_paged_alert_does_not_page_the_on_call_again(client, ad
 
     paged = rita.post(f"/api/v1/alerts/{alerts['checkout']['id']}/incident", json={}).json()
     assert rita.get(f"/api/v1/incidents/{paged['key']}/pages").json() == []
+    # Its page does not claim nobody was paged: the alert's page reached the on-call.
+    shown = rita.get(f"/incidents/{paged['key']}").text
+    checkout_key = f"ALR-{alerts['checkout']['id']}"
+    assert f'Paged through its alert: <a href="/alerts/{alerts["checkout"]["id"]}">' in shown
+    assert checkout_key in shown and "Nobody has been paged" not in shown
     logged = rita.post(f"/api/v1/alerts/{alerts['disk']['id']}/incident", json={}).json()
     [page] = rita.get(f"/api/v1/incidents/{logged['key']}/pages").json()
     assert page["status"] == "active"
@@ -410,3 +415,48 @@ def test_a_severity_no_rule_names_keeps_the_default(client, ada, db):
     run_engine(db)
     actions = {a["dedup_key"]: a["action"] for a in ada.get("/api/v1/alerts").json()["items"]}
     assert actions == {"a": "incident", "b": "page", "c": "log"}
+
+
+@pytest.mark.parametrize("rule", ["page", "incident"])
+def test_an_alert_made_part_of_an_incident_during_maintenance_is_not_routed_again(
+    client, ada, rita, db, clock, rule
+):
+    """Its people have it: no second page, no second incident, no routing that fails."""
+    integration = make_integration(ada, "pagerduty")
+    service_id = integration["service"]["id"]
+    ada.put(
+        f"/api/v1/services/{service_id}/alert-rules",
+        json={"rules": [{"severity": None, "action": rule}]},
+    )
+    plan_maintenance(ada, service_id, clock.current)
+    send(client, integration["key"], "db-primary")
+    run_engine(db)
+    alert = only_alert(ada)
+    declared = rita.post(f"/api/v1/alerts/{alert['id']}/incident", json={})
+    assert declared.status_code == 201, declared.text
+    pages_before = len(rita.get(f"/api/v1/incidents/{declared.json()['key']}/pages").json())
+
+    clock.advance(hours=1, minutes=5)
+    run_engine(db)
+    assert run_engine(db)["alert_router"] == 0  # handed back once, routed by nobody
+    alert = only_alert(ada)
+    assert (alert["suppressed"], alert["action"]) == (False, "log")
+    assert alert_story(ada, alert["id"])[-1] == (
+        "Maintenance on payments is over and this alert still fires: it is handled in "
+        f"{declared.json()['key']}, so nobody is paged again"
+    )
+    assert len(ada.get("/api/v1/incidents").json()["items"]) == 1
+    after = rita.get(f"/api/v1/incidents/{declared.json()['key']}/pages").json()
+    assert len(after) == pages_before
+
+
+def test_an_alert_left_firing_long_after_an_old_maintenance_is_not_woken(client, ada, db, clock):
+    """A sender that never resolves must not page for a window that ended days ago (an
+    upgrade that brings this behaviour finds such alerts)."""
+    integration = make_integration(ada, "pagerduty")
+    plan_maintenance(ada, integration["service"]["id"], clock.current)
+    send(client, integration["key"], "forgotten")
+    run_engine(db)
+    clock.advance(days=2)  # the engine was not running since, as before an upgrade
+    run_engine(db)
+    assert only_alert(ada)["suppressed"] is True

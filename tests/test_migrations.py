@@ -77,3 +77,37 @@ def test_going_down_from_the_subscriber_fanout_keeps_every_status_update(tmp_pat
     migrations.upgrade(url)
     assert rows() == before
     database.dispose()
+
+
+def test_rules_written_before_the_default_fallback_keep_their_meaning(tmp_path):
+    """A severity no rule named used to be logged; on upgrade it stays so, explicitly."""
+    from tocsin.alerts import service as alerts
+    from tocsin.alerts.schemas import RuleIn
+    from tocsin.catalogue import service as catalogue
+    from tocsin.catalogue.schemas import ServiceCreate
+
+    url = f"sqlite:///{tmp_path / 'rules.db'}"
+    command.upgrade(migrations.alembic_config(url), "0013")
+    database = Database(url)
+    with database.begin() as session:
+        admin, _ = auth.create_user(
+            session, None, UserCreate(email="a@example.com", name="Ada", role=Role.ADMIN)
+        )
+        quiet = catalogue.create_service(session, admin, ServiceCreate(name="quiet")).id
+        catch_all = catalogue.create_service(session, admin, ServiceCreate(name="all")).id
+        catalogue.create_service(session, admin, ServiceCreate(name="default"))
+        alerts.replace_rules(
+            session, admin, quiet, [RuleIn(severity="critical", action="incident")]
+        )
+        alerts.replace_rules(session, admin, catch_all, [RuleIn(action="page")])
+        session.commit()
+    migrations.upgrade(url)
+
+    def rules(service_id: int) -> list[tuple[str | None, str]]:
+        with database.begin() as session:
+            return [(r.severity, r.action) for r in alerts.rules_of(session, service_id)]
+
+    assert rules(quiet) == [("critical", "incident"), (None, "log")]
+    assert rules(catch_all) == [(None, "page")]  # already said what every severity does
+    assert rules(catch_all + 1) == []  # no rules: the default, as before
+    database.dispose()

@@ -4,6 +4,7 @@ outbox to a real SMTP server and a webhook, are retried when refused, and one ta
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx2
 import pytest
@@ -329,7 +330,15 @@ def test_the_incident_page_pages_someone_and_shows_the_escalation(app, db, respo
         assert "Rita Responder started paging: Bob Builder" in paged.text
         assert "need the queue expert" in paged.text
         assert "paging now" in paged.text and "Pages Bob Builder" in paged.text
-        run_engine(db)  # the first level fires, but no mail server is set up here
+        # The first level fires; while its mail is being sent, Bob is not "not reached".
+        settings = Settings(database_url=db.url, base_url="http://testserver")
+        EscalationSteps(settings).run_due(db, now())
+        with db.begin() as session:
+            assert len(paging.claim_deliveries(session, now(), 10)) == 1
+            session.commit()
+        card = browser.get(f"/incidents/{key}").text
+        assert "sending to Bob Builder" in card and "Not reached" not in card
+        run_engine(db, at=now() + timedelta(minutes=3))  # no mail server here: it fails
         card = browser.get(f"/incidents/{key}").text
         assert "Not reached: Bob Builder. Every message to them so far failed" in card
         assert "· reached Bob Builder" not in card

@@ -65,6 +65,11 @@ JSON_TYPE = (b"content-type", b"application/json")
 SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+# Deeper documents are refused: storing, showing and answering them would need recursion
+# deeper than Python or pydantic allow. Real senders nest a handful of levels.
+MAX_DEPTH = 32
+
+
 def _parse_json(raw: bytes) -> Any:
     """The parsed body; ValueError for anything that is not strict JSON: nested too deep,
     NaN or Infinity (1e400 too), or a lone surrogate, which no database or answer can
@@ -83,7 +88,25 @@ def _parse_json(raw: bytes) -> Any:
         raise
     if SURROGATE_ESCAPE.search(raw) and _holds_lone_surrogate(value):
         raise ValueError("it holds a lone surrogate (\\ud800-\\udfff), which is not text")
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise ValueError(f"it is nested deeper than {MAX_DEPTH} levels")
     return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and lists nest more than `limit` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _not_json(bad: ValueError) -> str:

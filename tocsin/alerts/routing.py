@@ -35,6 +35,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 # after the end (at once if its sender repeats it after the end): time enough for the
 # monitoring to send the resolves the end of the work brings.
 MAINTENANCE_GRACE = timedelta(minutes=5)
+# ... and only after a window that ended this recently.
+MAINTENANCE_LOOKBACK = timedelta(days=1)
 
 # The incident severity an `incident` rule uses when it names none.
 INCIDENT_SEVERITY_FOR: dict[AlertSeverity, Severity] = {

@@ -482,6 +482,13 @@ def alerts_of_incident(session: Session, incident_id: int, limit: int = 50) -> l
     return list(session.scalars(query))
 
 
+def open_alerts_of_incident(session: Session, incident_id: int) -> int:
+    query = select(func.count()).where(
+        Alert.incident_id == incident_id, Alert.status != AlertStatus.RESOLVED.value
+    )
+    return session.scalar(query) or 0
+
+
 def parse_alert_key(key: str) -> int | None:
     digits = key.strip().upper().removeprefix("ALR-")
     return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 15 else None
@@ -767,6 +774,8 @@ def route_alert(session: Session, alert: Alert, at: datetime) -> routing.Decisio
         message = "Logged: the service's rules say this alert pages nobody"
     elif alert.status != AlertStatus.TRIGGERED.value:
         message = f"{alert.status.capitalize()} before it was routed: nobody is paged"
+    elif alert.incident_id is not None:
+        message = f"Already part of INC-{alert.incident.number}: nobody is paged again"
     elif decision.action is RuleAction.INCIDENT:
         incident = incidents.declare_incident_for_alert(
             session,
@@ -814,10 +823,14 @@ def route_alert(session: Session, alert: Alert, at: datetime) -> routing.Decisio
 SUPPRESSED_FIRING = text("alerts.suppressed AND alerts.status = 'triggered'")
 
 
-def still_firing_after_maintenance(session: Session, at: datetime, limit: int) -> list[Alert]:
+def still_firing_after_maintenance(
+    session: Session, at: datetime, limit: int, skip: Collection[int] = ()
+) -> list[Alert]:
     """Alerts maintenance kept quiet that still fire now that it is over (locked, so that
-    several workers share them out): repeated by their sender since the end, or unresolved
-    `MAINTENANCE_GRACE` after it."""
+    several workers share them out; but for `skip`, whose hand-back just failed): repeated
+    by their sender since the end, or unresolved `MAINTENANCE_GRACE` after it. Only
+    windows that ended within `MAINTENANCE_LOOKBACK`: an alert left firing long after an
+    old window (a sender that never resolves) is not woken up again."""
     window = MaintenanceWindow
     active = (
         select(window.id)
@@ -831,36 +844,34 @@ def still_firing_after_maintenance(session: Session, at: datetime, limit: int) -
     )
     query = (
         select(Alert)
-        .where(SUPPRESSED_FIRING, ~active)
-        .where(
-            or_(
-                last_end.is_(None),
-                Alert.last_seen_at >= last_end,
-                last_end <= at - routing.MAINTENANCE_GRACE,
-            )
-        )
-        .order_by(Alert.id)
-        .limit(limit)
+        .where(SUPPRESSED_FIRING, ~active, last_end > at - routing.MAINTENANCE_LOOKBACK)
+        .where(or_(Alert.last_seen_at >= last_end, last_end <= at - routing.MAINTENANCE_GRACE))
     )
+    if skip:
+        query = query.where(Alert.id.not_in(list(skip)))
+    query = query.order_by(Alert.id).limit(limit)
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Alert)
     return list(session.scalars(query))
 
 
 def route_again_after_maintenance(session: Session, alert: Alert, at: datetime) -> None:
-    """Hands a still-firing alert back to the router, as if it had just arrived."""
+    """Hands a still-firing alert back to the router, as if it had just arrived; one that
+    people already made part of an incident is theirs, and pages nobody again."""
     alert.suppressed = False
-    alert.routed_at = None
-    alert.action = None
-    timeline.record(
-        session,
-        SUBJECT,
-        alert.id,
-        "maintenance_over",
-        f"Maintenance on {alert.service.name} is over and this alert still fires: "
-        "the service's rules decide again",
-        at=at,
-    )
+    if alert.incident_id is not None:
+        message = (
+            f"Maintenance on {alert.service.name} is over and this alert still fires: it is "
+            f"handled in INC-{alert.incident.number}, so nobody is paged again"
+        )
+    else:
+        alert.routed_at = None
+        alert.action = None
+        message = (
+            f"Maintenance on {alert.service.name} is over and this alert still fires: "
+            "the service's rules decide again"
+        )
+    timeline.record(session, SUBJECT, alert.id, "maintenance_over", message, at=at)
 
 
 def unrouted_alerts(session: Session, limit: int, skip: Collection[int] = ()) -> list[Alert]:

@@ -43,6 +43,7 @@ from tocsin.web.templating import act_and_return, local_input_value, redirect, r
 
 router = APIRouter(include_in_schema=False)
 LINKED_ALERTS_SHOWN = 20
+ATTACH_CHOICES = 30
 
 # The status filter: "open" (the default) stands for both statuses someone must look at.
 OPEN = "open"
@@ -178,9 +179,14 @@ def _attach_choices(session: Session, user: User, alert: Any) -> list[Any]:
     """Open incidents to attach the alert to, its own service's first: no key to remember."""
     if alert.incident_id is not None or not has_role(user, Role.RESPONDER):
         return []
-    filters = IncidentFilters(status=sorted(ACTIVE_STATUSES), limit=30)
-    active, _cursor = incidents.list_incidents(session, user, filters)
-    return sorted(active, key=lambda i: i.service_id != alert.service_id)
+    active = sorted(ACTIVE_STATUSES)
+    own = IncidentFilters(status=active, service_id=alert.service_id, limit=ATTACH_CHOICES)
+    found, _cursor = incidents.list_incidents(session, user, own)
+    others, _cursor = incidents.list_incidents(
+        session, user, IncidentFilters(status=active, limit=ATTACH_CHOICES)
+    )
+    found += [i for i in others if i.service_id != alert.service_id]
+    return found[:ATTACH_CHOICES]
 
 
 def _visible_incident(session: Any, user: User, alert: Any) -> Any:
@@ -744,10 +750,14 @@ def incident_alerts_section(
 ) -> dict[str, Any]:
     """The incident page lists its alerts: the way back to their payload and graph links."""
     linked = service.alerts_of_incident(session, incident.id, LINKED_ALERTS_SHOWN + 1)
+    shown = linked[:LINKED_ALERTS_SHOWN]
+    paged = paging.paged_subjects(session, service.SUBJECT, (a.id for a in shown))
     return {
-        "linked_alerts": linked[:LINKED_ALERTS_SHOWN],
+        "linked_alerts": shown,
         "more_linked_alerts": len(linked) > LINKED_ALERTS_SHOWN,
-        "linked_alerts_open": sum(1 for a in linked if a.status != AlertStatus.RESOLVED.value),
+        "linked_alerts_open": service.open_alerts_of_incident(session, incident.id),
+        # The incident's own pages are not the only ones: its alerts may have paged already.
+        "paged_through_alerts": [a for a in shown if a.id in paged],
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tocsin.auth.models import User
@@ -45,9 +45,14 @@ def messages(
     if after is None:
         newest = list(session.scalars(query.order_by(RoomMessage.id.desc()).limit(limit)))
         return incident, newest[::-1]
-    recent = now() - LATE_COMMIT_WINDOW
-    query = query.where(or_(RoomMessage.id > after, RoomMessage.posted_at >= recent))
-    return incident, list(session.scalars(query.order_by(RoomMessage.id).limit(limit)))
+    newer = query.where(RoomMessage.id > after).order_by(RoomMessage.id).limit(limit)
+    # The overlap is read apart, so a busy half minute never crowds out what is new.
+    late = query.where(
+        RoomMessage.id <= after, RoomMessage.posted_at >= now() - LATE_COMMIT_WINDOW
+    ).order_by(RoomMessage.id)
+    found = {m.id: m for m in session.scalars(late.limit(limit))}
+    found.update((m.id, m) for m in session.scalars(newer))
+    return incident, [found[i] for i in sorted(found)]
 
 
 def summary(session: Session, incident: Incident) -> RoomSummary:

@@ -205,9 +205,12 @@ def room_page(key: KeyPath, request: Request, user: CurrentUser, session: DbSess
 @router.post("/incidents/{key}/room")
 def say(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> Response:
     """Without script the form posts here; with it, the page talks to the API."""
+    said = text(form, "body")
+    if not said.strip():
+        return redirect(_room_page(key), "error|Write something first.")
     try:
         incident, message = room.post_message(
-            session, user, key, parse(MessagePost, {"body": text(form, "body")})
+            session, user, key, parse(MessagePost, {"body": said})
         )
     except TocsinError as refused:
         return redirect(_room_page(key), f"error|{refused.message}")

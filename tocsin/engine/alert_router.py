@@ -22,6 +22,7 @@ class AlertRouter:
 
     def __init__(self) -> None:
         self.failing = SetAside("routing alert")
+        self.failing_hand_back = SetAside("handing back alert after maintenance")
 
     def run_due(self, db: Database, at: datetime) -> int:
         """Claims unrouted alerts in batches (skipping any another worker holds), routes each."""
@@ -45,8 +46,14 @@ class AlertRouter:
         """Alerts still firing after their service's maintenance go back to the router; the
         hand-back and its claim commit together, so each goes back once."""
         with db.begin() as session:
-            claimed = alerts.still_firing_after_maintenance(session, at, self.batch)
+            skipped = self.failing_hand_back.skipped(at)
+            claimed = alerts.still_firing_after_maintenance(session, at, self.batch, skipped)
             for alert in claimed:
-                alerts.route_again_after_maintenance(session, alert, at)
+                self.failing_hand_back.run(
+                    session,
+                    alert.id,
+                    at,
+                    lambda alert=alert: alerts.route_again_after_maintenance(session, alert, at),
+                )
             session.commit()
         return len(claimed)

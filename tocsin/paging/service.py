@@ -382,18 +382,9 @@ def facts_of_pages(session: Session, pages: list[Page]) -> dict[int, PageFacts]:
         for page_id, user_id, name in session.execute(query):
             paged[page_id].setdefault(user_id, name)
         sent = func.max(case((Notification.status == DeliveryStatus.SENT.value, 1), else_=0))
-        failed = func.max(
-            case(
-                (
-                    or_(
-                        Notification.status == DeliveryStatus.FAILED.value,
-                        Notification.attempts > 0,
-                    ),
-                    1,
-                ),
-                else_=0,
-            )
-        )
+        # A failed send leaves its error (cleared once one goes out); a first send still in
+        # flight has counted its attempt but failed at nothing yet.
+        failed = func.max(case((Notification.last_error != "", 1), else_=0))
         query = (
             select(Notification.page_id, Notification.user_id, sent, failed)
             .where(
@@ -428,6 +419,17 @@ def pages_of(session: Session, subject_type: str, subject_id: int) -> list[Page]
         .order_by(Page.id.desc())
     )
     return list(session.scalars(query))
+
+
+def paged_subjects(session: Session, subject_type: str, subject_ids: Iterable[int]) -> set[int]:
+    """Which of these subjects (alerts, say) have been paged for at all."""
+    ids = list(subject_ids)
+    if not ids:
+        return set()
+    query = select(Page.subject_id).where(
+        Page.subject_type == subject_type, Page.subject_id.in_(ids)
+    )
+    return set(session.scalars(query.distinct()))
 
 
 def escalate_now(session: Session, actor: User, page_id: int, subject: tuple[str, int]) -> Page:

@@ -13,12 +13,14 @@
   const form = room.querySelector("form.room-say");
   const api = `/api/v1/incidents/${encodeURIComponent(room.dataset.key)}/room/messages`;
   const csrf = room.querySelector("input[name=csrf_token]")?.value || "";
-  const clock = new Intl.DateTimeFormat(undefined, {
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-    timeZone: room.dataset.zone || undefined,
-  });
+  const clockIn = (timeZone) =>
+    new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone });
+  let clock;
+  try {
+    clock = clockIn(room.dataset.zone || undefined);
+  } catch {
+    clock = clockIn(undefined); // a zone the browser does not know ("Factory"): its own
+  }
   const me = Number(room.dataset.me);
 
   const lastId = () => {
