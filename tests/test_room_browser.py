@@ -110,3 +110,38 @@ def test_two_people_talk_in_the_room_without_reloading(
     expect(reader.locator(".message")).to_have_count(2)
     expect(reader.get_by_label("Message")).to_have_count(0)
     expect(reader.get_by_role("button", name="Add to timeline")).to_have_count(0)
+
+
+def test_the_state_document_is_written_on_a_phone_and_read_on_the_incident(
+    db, make_user, clock, one_database, open_page
+):
+    ines, tom = make_user(name="Ines Manager"), make_user(name="Tom Techlead")
+    with db.begin() as session:
+        data = IncidentCreate(summary="Card payments fail", severity="SEV1")
+        incidents.declare_incident(session, session.get(User, ines.id), data)
+
+    phone = open_page(PHONE, phone=True)
+    log_in(phone, ines, "/incidents/INC-1")
+    phone.locator("#state").get_by_role("link", name="Start it").click()
+    editor = phone.get_by_label("What everyone joining should know now")
+    expect(editor).to_have_value(re.compile(r"^What is happening:\n\nCustomer impact:"))
+    editor.fill(
+        "What is happening: card payments fail for EU customers.\n"
+        "What we are doing, and who: Tom rolls back deploy 4512."
+    )
+    assert_fits(phone, PHONE["width"])
+    shoot(phone, "state-editor-phone")
+    phone.get_by_role("button", name="Save version 1").click()
+    expect(flash(phone)).to_have_text("State document saved (version 1).")
+    expect(phone.locator("#state .state-body")).to_contain_text("Tom rolls back deploy 4512.")
+    assert_fits(phone, PHONE["width"])
+
+    desk = open_page(DESKTOP)
+    log_in(desk, tom, "/incidents/INC-1")
+    state = desk.locator("#state")
+    expect(state.locator(".state-body")).to_have_text(
+        "What is happening: card payments fail for EU customers.\n"
+        "What we are doing, and who: Tom rolls back deploy 4512."
+    )
+    expect(state.locator(".state-meta")).to_contain_text("Version 1 · Ines Manager")
+    shoot(desk, "state-incident-desktop")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tocsin.comms import room, service
+from tocsin.comms import room, service, state_document
 from tocsin.comms.models import RoomMessage, StakeholderChannel, StakeholderUpdate
 from tocsin.comms.requests import base_url_of, cadence_of
 from tocsin.comms.schemas import (
@@ -16,6 +16,8 @@ from tocsin.comms.schemas import (
     MessageOut,
     MessagePost,
     MessageQuery,
+    StateOut,
+    StateSave,
     UpdateOut,
     UpdatePost,
 )
@@ -138,3 +140,31 @@ def keep_on_timeline(
 ) -> object:
     """Copies a message to the incident's timeline as a note, naming who said it."""
     return room.keep_on_timeline(session, user, key, message_id)
+
+
+# ---------------------------------------------------------------- the state document
+
+
+def _state_out(document: state_document.StateDocument) -> StateOut:
+    return StateOut(
+        incident_key=document.incident.key,
+        version=document.version,
+        body=document.body,
+        saved_by=document.saved_by,
+        saved_at=document.saved_at,
+    )
+
+
+@room_router.get("/incidents/{key}/state-document", response_model=StateOut)
+def get_state_document(key: KeyPath, user: CurrentUser, session: DbSession) -> object:
+    """The live state document: what is happening, the impact, who does what, next steps."""
+    return _state_out(state_document.state_of(session, user, key))
+
+
+@room_router.put("/incidents/{key}/state-document", response_model=StateOut)
+def save_state_document(
+    key: KeyPath, body: StateSave, user: CurrentUser, session: DbSession
+) -> object:
+    """Saves a new version (responders). Send the version you edited as `base_version`:
+    if someone saved since, the answer is 409 and nothing is overwritten."""
+    return _state_out(state_document.save(session, user, key, body))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.auth.models import User
@@ -75,3 +75,23 @@ class RoomMessage(Base):
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     author: Mapped[User | None] = relationship(lazy="joined")
+
+
+class StateRevision(Base):
+    """One saved version of an incident's state document; the newest is the document.
+
+    (incident, version) is unique: of two people saving over the same version, one wins
+    and the other is told, never silently overwritten.
+    """
+
+    __tablename__ = "state_revisions"
+    __table_args__ = (UniqueConstraint("incident_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    saved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    saved_by: Mapped[User | None] = relationship(lazy="joined")

@@ -119,3 +119,24 @@ class MessageQuery(Input):
 
     after: int | None = Field(default=None, ge=0, le=MAX_ID)
     limit: int = Field(default=100, ge=1, le=500)
+
+
+# ---------------------------------------------------------------- the state document
+
+
+class StateSave(Input):
+    body: Text = Field(description="The whole document as it should read now.")
+    base_version: int = Field(
+        ge=0,
+        le=1_000_000,
+        description="The version you edited (0 for the first). If someone saved since, "
+        "the answer is 409 and nothing is overwritten.",
+    )
+
+
+class StateOut(Output):
+    incident_key: str
+    version: int = Field(description="0 while nobody has written it yet.")
+    body: str
+    saved_by: UserRef | None
+    saved_at: datetime | None

@@ -12,9 +12,9 @@ from starlette.datastructures import FormData
 
 from tocsin.auth.models import User
 from tocsin.auth.permissions import Role, has_role, require_admin
-from tocsin.comms import room, service
+from tocsin.comms import room, service, state_document
 from tocsin.comms.requests import base_url_of, cadence_of
-from tocsin.comms.schemas import ChannelCreate, MessagePost, UpdatePost
+from tocsin.comms.schemas import ChannelCreate, MessagePost, StateSave, UpdatePost
 from tocsin.deps import CurrentUser, DbSession, IdPath, KeyPath
 from tocsin.errors import TocsinError
 from tocsin.incidents import service as incidents
@@ -240,3 +240,62 @@ def set_video_call(key: KeyPath, form: FormBody, user: CurrentUser, session: DbS
         )
 
     return act_and_return(_room_page(key), act)
+
+
+# ---------------------------------------------------------------- the state document
+
+
+def state_section(
+    request: Request, session: Session, user: User, incident: Incident
+) -> dict[str, Any]:
+    """The incident page shows the state document under the description."""
+    return {"state": state_document.state_of(session, user, incident.key)}
+
+
+add_section("incident", state_section)
+
+
+def _state_page(
+    request: Request,
+    session: Session,
+    user: User,
+    key: str,
+    *,
+    typed: str | None = None,
+    refused: TocsinError | None = None,
+) -> Response:
+    document = state_document.state_of(session, user, key)
+    context = {
+        "incident": document.incident,
+        "state": document,
+        "text": typed if typed is not None else (document.body or state_document.OUTLINE),
+        "revisions": state_document.revisions(session, user, key),
+        "can_edit": has_role(user, Role.RESPONDER),
+    }
+    if refused is not None:
+        context["flash"] = ("error", refused.message)
+    status = refused.status_code if refused is not None else 200
+    return render(request, "comms/state.html", context, status_code=status)
+
+
+@router.get("/incidents/{key}/state", response_class=HTMLResponse)
+def state_page(key: KeyPath, request: Request, user: CurrentUser, session: DbSession) -> Response:
+    return _state_page(request, session, user, key)
+
+
+@router.post("/incidents/{key}/state")
+def save_state(
+    key: KeyPath, request: Request, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    """A refused save comes back with the text as typed, beside the newer version."""
+    typed = text(form, "body")
+    try:
+        data = parse(StateSave, {"body": typed, "base_version": text(form, "base_version")})
+        saved = state_document.save(session, user, key, data)
+    except TocsinError as refused:
+        session.rollback()
+        return _state_page(request, session, user, key, typed=typed, refused=refused)
+    return redirect(
+        f"{_incident_page(saved.incident.key)}#state",
+        f"ok|State document saved (version {saved.version}).",
+    )
