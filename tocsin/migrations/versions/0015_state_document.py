@@ -40,9 +40,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_state_revisions")),
-        sa.UniqueConstraint(
-            "incident_id", "version", name=op.f("uq_state_revisions_incident_id")
-        ),
+        sa.UniqueConstraint("incident_id", "version", name=op.f("uq_state_revisions_incident_id")),
     )
 
 
