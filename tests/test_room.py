@@ -246,6 +246,11 @@ def test_the_room_page_works_without_script(app, db, incident_key, responder, cl
         flash = refused.text.split('<div class="flash flash-error" role="alert">')[1]
         assert flash.split("</div>")[0].strip() == "Write something first."
 
+        too_long = browser.post(
+            f"/incidents/{incident_key}/room", data={"body": "x" * 4001, "csrf_token": token}
+        )
+        assert "A message is at most 4,000 characters." in too_long.text
+
         no_token = browser.post(f"/incidents/{incident_key}/room", data={"body": "hi"})
         assert no_token.status_code == 403
 

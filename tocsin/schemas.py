@@ -96,9 +96,10 @@ Title = Annotated[
 ]
 Text = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
 # A line a person says (in the incident room): trimmed, never empty, bounded, never NUL.
+REMARK_LIMIT = 4000
 Remark = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=REMARK_LIMIT),
     AfterValidator(_no_nul),
 ]
 # An optional short label ("phone push", a layer's name): may be empty, never NUL.

@@ -20,6 +20,7 @@ from tocsin.errors import TocsinError
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.incidents.schemas import IncidentUpdate
+from tocsin.schemas import REMARK_LIMIT
 from tocsin.statuspage.workflow import COMPONENT_LABEL, INCIDENT_LABEL, ComponentStatus
 from tocsin.web.forms import FormBody, parse, text
 from tocsin.web.page_sections import add_section
@@ -208,6 +209,8 @@ def say(key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession) -> 
     said = text(form, "body")
     if not said.strip():
         return redirect(_room_page(key), "error|Write something first.")
+    if len(said.strip()) > REMARK_LIMIT:
+        return redirect(_room_page(key), f"error|A message is at most {REMARK_LIMIT:,} characters.")
     try:
         incident, message = room.post_message(
             session, user, key, parse(MessagePost, {"body": said})
