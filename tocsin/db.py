@@ -7,7 +7,7 @@ always timezone-aware UTC; `now()` is the one clock, replaceable by tests.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    Select,
     create_engine,
     event,
     select,
@@ -115,6 +116,17 @@ def row_named(session: Session, model: Any, name: str) -> Any | None:
         if row_name.casefold() == wanted:
             return session.get(model, row_id)
     return None
+
+
+def claim_rows(session: Session, query: Select, of: Any, skip: Collection[int] = ()) -> list:
+    """The engine's claim: the rows of `query` (but for the ids in `skip`, set aside after
+    failing) for this worker alone. On PostgreSQL they are locked FOR UPDATE SKIP LOCKED,
+    so other workers pass over them until this transaction ends; SQLite has one writer."""
+    if skip:
+        query = query.where(of.id.not_in(list(skip)))
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=of)
+    return list(session.scalars(query))
 
 
 # ---------------------------------------------------------------- waking the engine

@@ -48,7 +48,7 @@ from tocsin.auth.models import User
 from tocsin.auth.permissions import require_responder
 from tocsin.catalogue import service as catalogue
 from tocsin.catalogue.models import Service
-from tocsin.db import now, wake_engines
+from tocsin.db import claim_rows, now, wake_engines
 from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
@@ -847,12 +847,7 @@ def still_firing_after_maintenance(
         .where(SUPPRESSED_FIRING, ~active, last_end > at - routing.MAINTENANCE_LOOKBACK)
         .where(or_(Alert.last_seen_at >= last_end, last_end <= at - routing.MAINTENANCE_GRACE))
     )
-    if skip:
-        query = query.where(Alert.id.not_in(list(skip)))
-    query = query.order_by(Alert.id).limit(limit)
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Alert)
-    return list(session.scalars(query))
+    return claim_rows(session, query.order_by(Alert.id).limit(limit), Alert, skip)
 
 
 def route_again_after_maintenance(session: Session, alert: Alert, at: datetime) -> None:
@@ -877,13 +872,8 @@ def route_again_after_maintenance(session: Session, alert: Alert, at: datetime) 
 def unrouted_alerts(session: Session, limit: int, skip: Collection[int] = ()) -> list[Alert]:
     """New alerts waiting for the router (but for `skip`: ones whose routing just failed),
     locked so that several workers share them out."""
-    query = select(Alert).where(Alert.routed_at.is_(None))
-    if skip:
-        query = query.where(Alert.id.not_in(list(skip)))
-    query = query.order_by(Alert.id).limit(limit)
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Alert)
-    return list(session.scalars(query))
+    query = select(Alert).where(Alert.routed_at.is_(None)).order_by(Alert.id).limit(limit)
+    return claim_rows(session, query, Alert, skip)
 
 
 def open_alert_counts(session: Session) -> dict[tuple[str, str], int]:
@@ -931,9 +921,7 @@ def silent_heartbeats(session: Session, at: datetime, limit: int) -> list[Integr
         .order_by(Integration.heartbeat_due_at)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Integration)
-    return list(session.scalars(query))
+    return claim_rows(session, query, Integration)
 
 
 def oldest_silent_heartbeat(session: Session, at: datetime) -> datetime | None:

@@ -24,7 +24,7 @@ from tocsin.auth import secrets
 from tocsin.auth import service as auth
 from tocsin.auth.models import User
 from tocsin.auth.permissions import require_responder
-from tocsin.db import now, wake_engines
+from tocsin.db import claim_rows, now, wake_engines
 from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tocsin.paging import escalation, targets
 from tocsin.paging.messages import page_message
@@ -457,13 +457,13 @@ def escalate_now(session: Session, actor: User, page_id: int, subject: tuple[str
 def due_pages(session: Session, at: datetime, limit: int, skip: Collection[int] = ()) -> list[Page]:
     """Active pages whose next step is due (but for `skip`: ones whose step just failed),
     locked so each step fires exactly once."""
-    query = select(Page).where(Page.status == PageStatus.ACTIVE.value, Page.next_step_at <= at)
-    if skip:
-        query = query.where(Page.id.not_in(list(skip)))
-    query = query.order_by(Page.next_step_at, Page.id).limit(limit)
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Page)
-    return list(session.scalars(query))
+    query = (
+        select(Page)
+        .where(Page.status == PageStatus.ACTIVE.value, Page.next_step_at <= at)
+        .order_by(Page.next_step_at, Page.id)
+        .limit(limit)
+    )
+    return claim_rows(session, query, Page, skip)
 
 
 def oldest_due_step(session: Session, at: datetime) -> datetime | None:
@@ -894,10 +894,8 @@ def claim_deliveries(
         .order_by(Notification.due_at, Notification.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Notification)
     claimed = []
-    for n in session.scalars(query):
+    for n in claim_rows(session, query, Notification):
         n.status = DeliveryStatus.SENDING.value
         n.lease_until = at + lease
         n.attempts += 1

@@ -25,7 +25,7 @@ from tocsin.audit import service as audit
 from tocsin.auth.models import User
 from tocsin.auth.permissions import require_admin, require_responder
 from tocsin.catalogue import service as catalogue
-from tocsin.db import now, wake_engines
+from tocsin.db import claim_rows, now, wake_engines
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
@@ -1083,9 +1083,7 @@ def due_maintenances(session: Session, at: datetime, limit: int) -> list[Mainten
         .order_by(Maintenance.scheduled_for, Maintenance.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Maintenance)
-    return list(session.scalars(query))
+    return claim_rows(session, query, Maintenance)
 
 
 def advance_due_maintenance(session: Session, maintenance: Maintenance, at: datetime) -> None:

@@ -29,7 +29,7 @@ from tocsin.auth import secrets
 from tocsin.auth.models import User
 from tocsin.auth.permissions import require_admin, require_responder
 from tocsin.config import get_settings
-from tocsin.db import now
+from tocsin.db import claim_rows, now
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.paging import service as paging
 from tocsin.paging.models import Channel, Notification
@@ -682,9 +682,7 @@ def due_reminders(session: Session, at: datetime, limit: int) -> list[Maintenanc
         .order_by(Maintenance.scheduled_for, Maintenance.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Maintenance)
-    return list(session.scalars(query))
+    return claim_rows(session, query, Maintenance)
 
 
 def remind(session: Session, maintenance: Maintenance, at: datetime) -> int:
@@ -719,13 +717,9 @@ def untold_updates(
 
 
 def _untold(session: Session, model: Any, untold: Any, limit: int, skip: Collection[int]) -> list:
-    query = select(model).where(untold)  # the literal predicate is the partial index's
-    if skip:
-        query = query.where(model.id.not_in(list(skip)))
-    query = query.order_by(model.id).limit(limit)
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=model)
-    return list(session.scalars(query))
+    # The literal predicate is the partial index's.
+    query = select(model).where(untold).order_by(model.id).limit(limit)
+    return claim_rows(session, query, model, skip)
 
 
 def tell_about_update(session: Session, update: IncidentUpdate, at: datetime) -> int:
