@@ -25,35 +25,24 @@ class AlertRouter:
         self.failing_hand_back = SetAside("handing back alert after maintenance")
 
     def run_due(self, db: Database, at: datetime) -> int:
-        """Claims unrouted alerts in batches (skipping any another worker holds), routes each."""
-        handled = self._after_maintenance(db, at)
+        """Hands back the alerts still firing after maintenance, then claims unrouted alerts
+        in batches (skipping any another worker holds) and routes each. A hand-back and its
+        claim commit together, so each alert goes back once."""
+        handled = self.failing_hand_back.run_batch(
+            db,
+            at,
+            lambda session, skip: alerts.still_firing_after_maintenance(
+                session, at, self.batch, skip
+            ),
+            lambda session, alert: alerts.route_again_after_maintenance(session, alert, at),
+        )
         while True:
-            with db.begin() as session:
-                claimed = alerts.unrouted_alerts(session, self.batch, self.failing.skipped(at))
-                for alert in claimed:
-                    self.failing.run(
-                        session,
-                        alert.id,
-                        at,
-                        lambda alert=alert: alerts.route_alert(session, alert, at),
-                    )
-                session.commit()
-            handled += len(claimed)
-            if len(claimed) < self.batch:
+            claimed = self.failing.run_batch(
+                db,
+                at,
+                lambda session, skip: alerts.unrouted_alerts(session, self.batch, skip),
+                lambda session, alert: alerts.route_alert(session, alert, at),
+            )
+            handled += claimed
+            if claimed < self.batch:
                 return handled
-
-    def _after_maintenance(self, db: Database, at: datetime) -> int:
-        """Alerts still firing after their service's maintenance go back to the router; the
-        hand-back and its claim commit together, so each goes back once."""
-        with db.begin() as session:
-            skipped = self.failing_hand_back.skipped(at)
-            claimed = alerts.still_firing_after_maintenance(session, at, self.batch, skipped)
-            for alert in claimed:
-                self.failing_hand_back.run(
-                    session,
-                    alert.id,
-                    at,
-                    lambda alert=alert: alerts.route_again_after_maintenance(session, alert, at),
-                )
-            session.commit()
-        return len(claimed)

@@ -27,16 +27,12 @@ class EscalationSteps:
         """Claims due pages (other workers skip the locked ones), steps each, commits."""
         handled = 0
         while True:
-            with db.begin() as session:
-                due = paging.due_pages(session, at, self.batch, self.failing.skipped(at))
-                for page in due:
-                    self.failing.run(
-                        session,
-                        page.id,
-                        at,
-                        lambda page=page: paging.run_step(session, page, at, self.base_url),
-                    )
-                session.commit()
-            handled += len(due)
-            if len(due) < self.batch:
+            claimed = self.failing.run_batch(
+                db,
+                at,
+                lambda session, skip: paging.due_pages(session, at, self.batch, skip),
+                lambda session, page: paging.run_step(session, page, at, self.base_url),
+            )
+            handled += claimed
+            if claimed < self.batch:
                 return handled

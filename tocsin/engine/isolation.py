@@ -12,8 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from sqlalchemy.orm import Session
+
+from tocsin.db import Database
 
 log = logging.getLogger("tocsin.engine")
 
@@ -39,3 +43,20 @@ class SetAside:
             return False
         self._until.pop(item_id, None)
         return True
+
+    def run_batch(
+        self,
+        db: Database,
+        at: datetime,
+        claim: Callable[[Session, set[int]], list[Any]],
+        work: Callable[[Session, Any], object],
+    ) -> int:
+        """One transaction: claims a batch (leaving out what is set aside), does `work` on
+        each item in its own savepoint, commits the claim and the work together. Returns
+        how many it claimed, so a caller can go on while batches come back full."""
+        with db.begin() as session:
+            claimed = claim(session, self.skipped(at))
+            for item in claimed:
+                self.run(session, item.id, at, partial(work, session, item))
+            session.commit()
+        return len(claimed)
