@@ -197,7 +197,10 @@ def room_page(key: KeyPath, request: Request, user: CurrentUser, session: DbSess
     context = {
         "incident": incident,
         "messages": found,
-        "earlier": room.summary(session, incident).count - len(found),
+        # Only a full page can have left earlier messages out.
+        "earlier": room.summary(session, incident).count - len(found)
+        if len(found) == ROOM_PAGE_MESSAGES
+        else 0,
         "can_talk": has_role(user, Role.RESPONDER),
     }
     return render(request, "comms/room.html", context)
