@@ -1,0 +1,198 @@
+"""Taking messages out of the outbox: leases, results, retries, and what operators watch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from tocsin.db import claim_rows
+from tocsin.paging.models import DeliveryStatus, Notification
+from tocsin.timeline import service as timeline
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed notification, detached from the session for sending."""
+
+    id: int
+    idempotency_key: str
+    channel: str
+    address: str
+    title: str
+    body: str
+    data: dict[str, Any]
+    attempts: int
+
+
+# Literal, so that both databases read it from the index with the same predicate (0010).
+UNSENT = text("notifications.status IN ('pending', 'sending', 'failed')")
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    """The outbox as an operator watches it: waiting, being sent, retrying, given up."""
+
+    pending: int = 0
+    sending: int = 0
+    failed: int = 0
+    retrying: int = 0  # pending after at least one failed attempt
+
+
+def outbox_counts(session: Session) -> OutboxCounts:
+    query = (
+        select(
+            Notification.status,
+            func.count(),
+            func.sum(case((Notification.attempts > 0, 1), else_=0)),
+        )
+        .where(UNSENT)
+        .group_by(Notification.status)
+    )
+    counts = {status: (n, retried or 0) for status, n, retried in session.execute(query)}
+    pending, retrying = counts.get(DeliveryStatus.PENDING.value, (0, 0))
+    return OutboxCounts(
+        pending=pending,
+        sending=counts.get(DeliveryStatus.SENDING.value, (0, 0))[0],
+        failed=counts.get(DeliveryStatus.FAILED.value, (0, 0))[0],
+        retrying=retrying,
+    )
+
+
+def delivery_problems(session: Session, limit: int = 25) -> list[Notification]:
+    """Notifications that failed at least once and are not yet sent, newest first."""
+    query = (
+        select(Notification)
+        .where(
+            UNSENT,
+            or_(Notification.status == DeliveryStatus.FAILED.value, Notification.attempts > 0),
+            Notification.status != DeliveryStatus.SENDING.value,
+        )
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def oldest_due_delivery(session: Session, at: datetime) -> datetime | None:
+    """When the longest-waiting due notification fell due (or its sender's lease ran out)."""
+    pending = session.scalar(
+        select(func.min(Notification.due_at)).where(
+            Notification.status == DeliveryStatus.PENDING.value, Notification.due_at <= at
+        )
+    )
+    abandoned = session.scalar(
+        select(func.min(Notification.lease_until)).where(
+            UNSENT,  # lets SQLite read the few unsent rows from their index, not the outbox
+            Notification.status == DeliveryStatus.SENDING.value,
+            Notification.lease_until <= at,
+        )
+    )
+    return min((t for t in (pending, abandoned) if t is not None), default=None)
+
+
+def claim_deliveries(
+    session: Session, at: datetime, limit: int, lease: timedelta = timedelta(minutes=2)
+) -> list[Delivery]:
+    """Leases due notifications (and ones whose lease ran out: a worker died sending them)."""
+    query = (
+        select(Notification)
+        .where(
+            or_(
+                (Notification.status == DeliveryStatus.PENDING.value) & (Notification.due_at <= at),
+                (Notification.status == DeliveryStatus.SENDING.value)
+                & (Notification.lease_until <= at),
+            )
+        )
+        .order_by(Notification.due_at, Notification.id)
+        .limit(limit)
+    )
+    claimed = []
+    for n in claim_rows(session, query, Notification):
+        n.status = DeliveryStatus.SENDING.value
+        n.lease_until = at + lease
+        n.attempts += 1
+        claimed.append(
+            Delivery(
+                n.id,
+                n.idempotency_key,
+                n.channel,
+                n.address,
+                n.title,
+                n.body,
+                dict(n.data),
+                n.attempts,
+            )
+        )
+    return claimed
+
+
+def renew_lease(session: Session, delivery: Delivery, at: datetime, lease: timedelta) -> bool:
+    """Takes the lease again just before sending; False if another claim overtook this one.
+
+    The attempt number is the fencing token: a worker whose lease ran out (and was
+    reclaimed) finds a newer attempt and does not send.
+    """
+    renewed = session.execute(
+        update(Notification)
+        .where(
+            Notification.id == delivery.id,
+            Notification.status == DeliveryStatus.SENDING.value,
+            Notification.attempts == delivery.attempts,
+        )
+        .values(lease_until=at + lease)
+    )
+    return renewed.rowcount == 1
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at 15 min."""
+    return timedelta(seconds=min(30 * 2 ** max(0, attempts - 1), 15 * 60))
+
+
+def record_delivery(session: Session, delivery: Delivery, error: str | None, at: datetime) -> None:
+    """The result of one send: sent, or failed and due again (or given up), on the timeline."""
+    n = session.get(Notification, delivery.id)
+    if n is None or n.status != DeliveryStatus.SENDING.value or n.attempts != delivery.attempts:
+        return  # cancelled meanwhile, or this claim was overtaken after its lease ran out
+    who = n.user.name if n.user else n.address
+    how = n.label or n.channel
+    if error is None:
+        n.status = DeliveryStatus.SENT.value
+        n.sent_at = at
+        n.lease_until = None
+        n.last_error = ""
+        message = f"Notified {who} by {how}"
+        kind = "notified"
+    else:
+        n.last_error = error[:2000]
+        n.lease_until = None
+        if n.attempts >= MAX_ATTEMPTS:
+            n.status = DeliveryStatus.FAILED.value
+            message = f"Gave up notifying {who} by {how} after {n.attempts} attempts: {error}"
+        else:
+            n.status = DeliveryStatus.PENDING.value
+            n.due_at = at + retry_delay(n.attempts)
+            message = (
+                f"Notifying {who} by {how} failed (attempt {n.attempts}), retrying at "
+                f"{n.due_at:%H:%M:%S} UTC and on with backoff: {error}"
+            )
+        kind = "notification_failed"
+    # The first failure and the outcome go on the timeline; the retries between them would
+    # bury what people wrote (the Paging card and the person's notifications show them).
+    retrying_again = error is not None and 1 < n.attempts < MAX_ATTEMPTS
+    if n.subject_type and n.subject_id and n.purpose == "page" and not retrying_again:
+        timeline.record(
+            session,
+            n.subject_type,
+            n.subject_id,
+            kind,
+            message,
+            data={"notification_id": n.id, "page_id": n.page_id},
+            at=at,
+        )
