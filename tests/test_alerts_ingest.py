@@ -112,6 +112,41 @@ def test_pagerduty_invalid_events_are_refused_in_its_own_shape(client, ada, db):
     assert count_alerts(db) == 0
 
 
+def _pagerduty_shaped(response, status: int) -> list[str]:
+    assert response.status_code == status, response.text
+    answer = response.json()
+    assert set(answer) == {"status", "message", "errors"}, answer
+    assert answer["status"] == "invalid event" and answer["message"] and answer["errors"]
+    return answer["errors"]
+
+
+def test_every_refusal_on_enqueue_is_pagerduty_shaped(client, ada, db):
+    """A PagerDuty client reads status, message and errors, whatever refused the event."""
+    key = make_integration(ada, "pagerduty")["key"]
+    too_big = client.post("/v2/enqueue", content=b" " * 1_000_001)
+    assert "1000000 bytes" in _pagerduty_shaped(too_big, 413)[0]
+    streamed = client.post("/v2/enqueue", content=iter([b" " * 600_000, b" " * 600_000]))
+    _pagerduty_shaped(streamed, 413)
+    wrong_method = client.get("/v2/enqueue")
+    _pagerduty_shaped(wrong_method, 405)
+    assert wrong_method.headers["allow"] == "POST"
+    [unterminated] = _pagerduty_shaped(
+        client.post("/v2/enqueue", content=b'{"routing_key": "ab'), 400
+    )
+    assert "at at" not in unterminated
+    assert unterminated.startswith("The body is not valid JSON: Unterminated string starting at")
+    for wrong in (42, ["k"], {"k": 1}, True):
+        errors = _pagerduty_shaped(
+            client.post("/v2/enqueue", json=event(key) | {"routing_key": wrong}), 400
+        )
+        assert errors == ["'routing_key' must be a string."], wrong
+    for blank in (None, "", "  "):
+        body = event(key) | {"routing_key": blank}
+        errors = _pagerduty_shaped(client.post("/v2/enqueue", json=body), 400)
+        assert errors == ["'routing_key' is missing or blank."], blank
+    assert count_alerts(db) == 0
+
+
 def test_a_key_over_its_rate_limit_gets_429_with_retry_after(client, ada, db):
     key = make_integration(ada, "pagerduty", rate_limit_per_minute=3)["key"]
     answers = [

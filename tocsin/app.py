@@ -50,6 +50,8 @@ from tocsin.web.errors import install_error_handlers
 from tocsin.web.middleware import BodyLimit, SecurityHeaders
 from tocsin.web.templating import render_error_page
 
+# Refusals on the PagerDuty endpoint speak PagerDuty, whatever refuses them.
+CONTRACT_SHAPES = {"/v2/enqueue": alert_receivers.pagerduty_refusal}
 STATIC = Path(__file__).parent / "web" / "static"
 
 DESCRIPTION = """Tocsin's REST API. Authenticate with a personal API token
@@ -99,11 +101,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # Innermost: the sender endpoints skip FastAPI's routing (alerts/fastpath.py).
     app.add_middleware(IngestFastPath, state=app.state)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, shapes=CONTRACT_SHAPES)
     # Outermost: fresh public status documents are answered before anything else runs, with
     # the same security headers (statuspage/cache.py).
     app.add_middleware(PublicFastPath, cache=app.state.status_cache)
-    install_error_handlers(app, render_error_page)
+    install_error_handlers(app, render_error_page, CONTRACT_SHAPES)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")

@@ -74,7 +74,10 @@ def parse_event(body: Any) -> AlertEvent:
     if not isinstance(body, dict):
         raise InvalidEvent(["Event object is invalid: the body must be a JSON object."])
     errors: list[str] = []
-    if not _text(body.get("routing_key")):
+    routing_key = body.get("routing_key")
+    if routing_key is not None and not isinstance(routing_key, str):
+        errors.append("'routing_key' must be a string.")
+    elif not (routing_key or "").strip():
         errors.append("'routing_key' is missing or blank.")
     action = body.get("event_action")
     if not isinstance(action, str) or action not in ACTIONS:  # a list is unhashable

@@ -113,7 +113,9 @@ def _not_json(bad: ValueError) -> str:
     """Says why: "not valid JSON" alone sends the sender looking in the wrong place when the
     JSON is fine but holds a number too large, NaN or a lone surrogate."""
     if isinstance(bad, json.JSONDecodeError):
-        return f"The body is not valid JSON: {bad.msg} at line {bad.lineno} column {bad.colno}."
+        # Some of Python's messages end in "at" ("Unterminated string starting at").
+        what = bad.msg.removesuffix(" at")
+        return f"The body is not valid JSON: {what} at line {bad.lineno} column {bad.colno}."
     return f"The body cannot be taken: {bad}."
 
 
@@ -171,6 +173,13 @@ def _invalid_event(errors: list[str]) -> Answer:
 
 
 UNKNOWN_ROUTING_KEY = ["'routing_key' is not a known integration key."]
+
+
+def pagerduty_refusal(status: int, message: str) -> dict[str, Any]:
+    """Any other refusal on /v2/enqueue (too large, wrong method...) in PagerDuty's shape, so a
+    PagerDuty client reads it as it reads ours for a bad event."""
+    kind = "throttle event" if status == 429 else "invalid event" if status < 500 else "error"
+    return {"status": kind, "message": message, "errors": [message]}
 
 
 async def enqueue_answer(state: Any, raw: bytes) -> Answer:

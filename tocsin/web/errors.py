@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocsin.errors import TocsinError, Unauthenticated, error_body
+from tocsin.web.middleware import RefusalShapes
 
 log = logging.getLogger("tocsin")
 
@@ -71,10 +72,16 @@ def validation_error(exc: RequestValidationError) -> tuple[int, dict[str, Any]]:
     return 422, error_body("invalid", message, field)
 
 
-def install_error_handlers(app: FastAPI, render_error_page: Any) -> None:
-    """`render_error_page(request, status, message)` draws the HTML version."""
+def install_error_handlers(
+    app: FastAPI, render_error_page: Any, shapes: RefusalShapes | None = None
+) -> None:
+    """`render_error_page(request, status, message)` draws the HTML version; `shapes` answers
+    the paths that speak someone else's contract in theirs."""
+    shapes = shapes or {}
 
     def respond(request: Request, status: int, body: dict[str, Any]) -> Response:
+        if shape := shapes.get(request.url.path):
+            return JSONResponse(shape(status, body["error"]["message"]), status_code=status)
         if wants_json(request):
             return JSONResponse(body, status_code=status)
         return render_error_page(request, status, body["error"]["message"])

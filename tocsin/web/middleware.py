@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,12 +36,20 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# A path that speaks someone else's contract answers its refusals in that contract's shape:
+# path -> (status, message) -> body.
+RefusalShapes = Mapping[str, Callable[[int, str], dict[str, Any]]]
+
+
 class BodyLimit:
     """Refuses bodies over `max_bytes` with 413 before anything reads them."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = 1_000_000) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = 1_000_000, shapes: RefusalShapes | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.shapes = shapes or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,7 +58,7 @@ class BodyLimit:
         length = dict(scope["headers"]).get(b"content-length")
         declared = int(length) if length and length.isdigit() else None
         if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         received = 0
 
@@ -64,12 +74,13 @@ class BodyLimit:
         try:
             await self.app(scope, counting_receive, send)
         except BodyTooLarge:
-            await self._refuse(send)
+            await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            error_body("too_large", f"The request body is over {self.max_bytes} bytes.")
-        ).encode()
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        message = f"The request body is over {self.max_bytes} bytes."
+        shape = self.shapes.get(scope["path"])
+        content = shape(413, message) if shape else error_body("too_large", message)
+        body = json.dumps(content).encode()
         await send(
             {
                 "type": "http.response.start",
