@@ -30,6 +30,12 @@ from tocsin.config import Settings
 from tocsin.db import Database, set_clock
 from tocsin.tables import metadata
 
+# The tests' real peers (webhook receivers, Apprise sinks) listen on 127.0.0.1, which Tocsin
+# refuses to send to unless the operator's allowlist names it: the tests name it, as an
+# operator names an internal chat server. 127.0.0.2 and every other internal address stay
+# refused (tests/test_outbound.py). The environment reaches `tocsin` subprocesses too.
+os.environ["TOCSIN_OUTBOUND_ALLOW"] = "127.0.0.1"
+
 POSTGRES_URL = os.environ.get("TOCSIN_TEST_POSTGRES_URL")
 PASSWORD = "correct-horse-battery"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -6,6 +6,8 @@ from pathlib import Path
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tocsin.outbound import Allowlist
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="ignore")
@@ -36,6 +38,9 @@ class Settings(BaseSettings):
     engine_tick_seconds: float = 1.0
     # Minutes between stakeholder updates per severity; a severity left out keeps no cadence.
     update_cadence: str = "SEV1=30,SEV2=30"
+    # Internal addresses that notifications may still go to (an office chat server):
+    # CIDRs and host names, comma-separated. Everything else internal is refused.
+    outbound_allow: str = ""
 
     @field_validator("update_cadence")
     @classmethod
@@ -44,6 +49,16 @@ class Settings(BaseSettings):
 
         Cadence.parse(value)
         return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound_allow(cls, value: str) -> str:
+        Allowlist.parse(value)  # an unreadable entry stops start-up
+        return value
+
+    def outbound_allowlist(self) -> Allowlist:
+        """The parsed TOCSIN_OUTBOUND_ALLOW."""
+        return Allowlist.parse(self.outbound_allow)
 
     @property
     def secure_cookies(self) -> bool:

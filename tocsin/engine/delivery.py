@@ -68,11 +68,13 @@ class Deliveries:
                 session.commit()
             if not still_ours:
                 return
+        final = False
         try:
             channels.send(delivery, self.settings)
             error = None
         except channels.DeliveryError as failure:
             error = str(failure)
+            final = failure.permanent
         with db.begin() as session:
-            paging.record_delivery(session, delivery, error, max(claimed_at, now()))
+            paging.record_delivery(session, delivery, error, max(claimed_at, now()), final=final)
             session.commit()

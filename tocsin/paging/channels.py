@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx2
 
+from tocsin import outbound
 from tocsin.config import Settings
 from tocsin.paging.models import Channel
 from tocsin.paging.service import Delivery
@@ -23,16 +24,37 @@ TIMEOUT_SECONDS = 10.0
 class DeliveryError(Exception):
     """Why a send failed, in words for the timeline."""
 
+    # A failure that another attempt cannot mend: recorded and given up at once.
+    permanent = False
+
+
+class RefusedDestination(DeliveryError):
+    """The address is internal and no allowlist names it: the same words whatever the port
+    answers, so "Send test" tells nothing of what listens there."""
+
+    permanent = True
+
+    def __init__(self) -> None:
+        super().__init__(outbound.REFUSED)
+
 
 def send(delivery: Delivery, settings: Settings) -> None:
     if delivery.channel == Channel.EMAIL:
-        send_email(delivery, settings)
-    elif delivery.channel == Channel.WEBHOOK:
-        send_webhook(delivery)
-    elif delivery.channel == Channel.APPRISE:
-        send_apprise(delivery)
-    else:
-        raise DeliveryError(f"unknown channel {delivery.channel!r}")
+        send_email(delivery, settings)  # the operator's own SMTP server: not a user's address
+        return
+    # Webhooks and Apprise URLs are addresses a user typed: every connection is checked.
+    with outbound.guarded(settings.outbound_allowlist()) as guard:
+        try:
+            if delivery.channel == Channel.WEBHOOK:
+                send_webhook(delivery)
+            elif delivery.channel == Channel.APPRISE:
+                send_apprise(delivery)
+            else:
+                raise DeliveryError(f"unknown channel {delivery.channel!r}")
+        except Exception:
+            if guard.refused:
+                raise RefusedDestination() from None
+            raise
 
 
 def send_email(delivery: Delivery, settings: Settings) -> None:
@@ -90,7 +112,8 @@ def send_webhook(delivery: Delivery) -> None:
 def send_apprise(delivery: Delivery) -> None:
     import apprise
 
-    sender = apprise.Apprise()
+    # Sequential: the guard on connections holds in this thread, not in Apprise's pool.
+    sender = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
     if not sender.add(delivery.address):
         raise DeliveryError("not an Apprise URL Tocsin can use")
     with apprise.LogCapture(level=apprise.logging.WARNING) as captured:

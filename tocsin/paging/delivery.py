@@ -155,8 +155,11 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(0, attempts - 1), 15 * 60))
 
 
-def record_delivery(session: Session, delivery: Delivery, error: str | None, at: datetime) -> None:
-    """The result of one send: sent, or failed and due again (or given up), on the timeline."""
+def record_delivery(
+    session: Session, delivery: Delivery, error: str | None, at: datetime, *, final: bool = False
+) -> None:
+    """The result of one send: sent, or failed and due again (or given up), on the timeline.
+    A `final` failure (an address Tocsin refuses) is given up at once: no retry can mend it."""
     n = session.get(Notification, delivery.id)
     if n is None or n.status != DeliveryStatus.SENDING.value or n.attempts != delivery.attempts:
         return  # cancelled meanwhile, or this claim was overtaken after its lease ran out
@@ -172,9 +175,11 @@ def record_delivery(session: Session, delivery: Delivery, error: str | None, at:
     else:
         n.last_error = error[:2000]
         n.lease_until = None
-        if n.attempts >= MAX_ATTEMPTS:
+        if n.attempts >= MAX_ATTEMPTS or final:
             n.status = DeliveryStatus.FAILED.value
             message = f"Gave up notifying {who} by {how} after {n.attempts} attempts: {error}"
+            if final:
+                message = f"Gave up notifying {who} by {how}: {error}"
         else:
             n.status = DeliveryStatus.PENDING.value
             n.due_at = at + retry_delay(n.attempts)
@@ -185,7 +190,7 @@ def record_delivery(session: Session, delivery: Delivery, error: str | None, at:
         kind = "notification_failed"
     # The first failure and the outcome go on the timeline; the retries between them would
     # bury what people wrote (the Paging card and the person's notifications show them).
-    retrying_again = error is not None and 1 < n.attempts < MAX_ATTEMPTS
+    retrying_again = n.status == DeliveryStatus.PENDING.value and n.attempts > 1
     if n.subject_type and n.subject_id and n.purpose == "page" and not retrying_again:
         timeline.record(
             session,
