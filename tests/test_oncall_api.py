@@ -4,6 +4,7 @@ the calendar feeds, and the service functions the paging engine calls. SQLite an
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -419,9 +420,8 @@ def test_the_schedule_feed_has_one_event_per_shift_behind_a_secret_that_rotates(
     assert url.startswith(f"http://testserver/oncall/schedules/{sid}/calendar.ics?token=ics_")
     events = feed_events(client, url)
     with db.begin() as session:
-        start = datetime(2026, 3, 2, tzinfo=UTC) - oncall.FEED_PAST
-        end = datetime(2026, 3, 2, tzinfo=UTC) + oncall.FEED_FUTURE
-        shifts = oncall.shifts_between(session, sid, start, end)
+        start, end = oncall.FeedWindow().around(MONDAY)
+        shifts = oncall.whole_shifts(session, oncall.get_schedule(session, sid), start, end)
     assert [(f"On call: {s.user.name}", s.start, s.end) for s in shifts] == [e[:3] for e in events]
     assert all(e[1].tzinfo is not None and e[1].utcoffset() == timedelta(0) for e in events)
     # UIDs are unique, and the same the next time (an hour later) for the same shifts.
@@ -462,6 +462,72 @@ def test_the_personal_feed_has_my_shifts_in_every_schedule(
     token = url.split("token=")[1]
     other = f"/oncall/users/{people['cyd'].id}/calendar.ics"
     assert_error(client.get(other, params={"token": token}), 404)
+
+
+def a_rotation(api, people, team: int, *who: str, name: str = "Nights") -> tuple[int, str]:
+    """A weekly Berlin rotation from Monday 29 December 2025, handing off Mondays 09:00."""
+    body = {
+        "name": name,
+        "time_zone": "Europe/Berlin",
+        "team_id": team,
+        "layers": [weekly(*(people[k] for k in who), start="2025-12-29")],
+    }
+    created = api.post("/api/v1/schedules", json=body)
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+    return sid, api.post(f"/api/v1/schedules/{sid}/calendar-feed").json()["url"]
+
+
+def test_the_feed_shows_a_year_ahead_and_never_cuts_a_shift_at_its_edges(
+    api_as, client, people, world
+):
+    """Fetched Monday 2 March 2026: 30 days back (from 31 January) to a year ahead (2 March
+    2027); the shifts running across both edges appear whole, handoff to handoff."""
+    api = api_as(people["bob"])
+    _sid, url = a_rotation(api, people, world["team"], "bob", "cyd")
+    events = feed_events(client, url)
+    first, last = events[0], events[-1]
+    # 31 January 00:00 UTC falls in the shift of Monday 26 January 09:00 Berlin (08:00 UTC).
+    assert first[1:3] == (at("2026-01-26T08:00:00Z"), at("2026-02-02T08:00:00Z"))
+    # 2 March 2027 00:00 UTC falls in the shift of Monday 1 March 2027 09:00 Berlin.
+    assert last[1:3] == (at("2027-03-01T08:00:00Z"), at("2027-03-08T08:00:00Z"))
+    # Every week handoff to handoff (an hour less or more across daylight saving), no gaps.
+    assert all(abs(e[2] - e[1] - timedelta(days=7)) <= timedelta(hours=1) for e in events)
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(events))
+    assert len(events) == 58  # Monday 26 January 2026 to Monday 1 March 2027
+    # Cyd's personal feed has the same whole shifts (every other week).
+    mine = feed_events(
+        client, api_as(people["cyd"]).post("/api/v1/oncall/mine/calendar-feed").json()["url"]
+    )
+    assert {e[1:3] for e in mine} <= {e[1:3] for e in events}
+    assert mine[-1][1:3] == (at("2027-03-01T08:00:00Z"), at("2027-03-08T08:00:00Z"))
+
+
+def test_the_feed_window_is_a_setting(api_as, app, client, people, world):
+    app.state.settings.calendar_feed_days_back = 0
+    app.state.settings.calendar_feed_days_ahead = 10
+    _sid, url = a_rotation(api_as(people["bob"]), people, world["team"], "bob", "cyd")
+    events = feed_events(client, url)
+    # Monday 2 March 00:00 UTC to 12 March 00:00 UTC, the shifts overlapping it whole.
+    assert [e[1:3] for e in events] == [
+        (at("2026-02-23T08:00:00Z"), at("2026-03-02T08:00:00Z")),
+        (at("2026-03-02T08:00:00Z"), at("2026-03-09T08:00:00Z")),
+        (at("2026-03-09T08:00:00Z"), at("2026-03-16T08:00:00Z")),
+    ]
+    for bad in ({"calendar_feed_days_ahead": 0}, {"calendar_feed_days_back": -1}):
+        with pytest.raises(ValueError):
+            Settings(**bad)
+    assert Settings().calendar_feed_days_ahead == 365 and Settings().calendar_feed_days_back == 30
+
+
+def test_a_lone_person_s_turns_show_as_one_event_from_its_true_start(api_as, client, people, world):
+    """One person in a rotation is on call without a break: one event, from the layer's
+    start (before the window) on, with the same UID on every fetch."""
+    _sid, url = a_rotation(api_as(people["bob"]), people, world["team"], "bob", name="Solo")
+    events = feed_events(client, url)
+    assert len(events) == 1
+    assert events[0][1] == at("2025-12-29T08:00:00Z")
+    assert events[0][2] > at("2027-03-02T00:00:00Z")
 
 
 # ---------------------------------------------------------------- bad input

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tocsin.outbound import Allowlist
@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     # usually keeps access logs already.
     access_log: bool = False
     engine_tick_seconds: float = 1.0
+    # What an on-call calendar feed holds: shifts from this many days back to this many
+    # ahead of the day it is fetched (a shift overlapping that window appears whole).
+    calendar_feed_days_back: int = Field(default=30, ge=0, le=366)
+    calendar_feed_days_ahead: int = Field(default=365, ge=1, le=731)
     # Minutes between stakeholder updates per severity; a severity left out keeps no cadence.
     update_cadence: str = "SEV1=30,SEV2=30"
     # Internal addresses that notifications may still go to (an office chat server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
@@ -17,12 +18,26 @@ from tocsin.oncall import calendar
 from tocsin.oncall.models import CalendarFeed, Schedule
 from tocsin.oncall.ownership import require_editor
 from tocsin.oncall.schedules import get_schedule
-from tocsin.oncall.shifts import my_shifts, shifts_of
+from tocsin.oncall.shifts import ScheduledShift, schedules_of, shifts_of
 
 FEED_PREFIX = "ics"
-# What a calendar feed holds, around the day it is fetched.
-FEED_PAST = timedelta(days=30)
-FEED_FUTURE = timedelta(days=180)
+# How far beyond a feed's window a shift's true start or end is looked for; a shift
+# longer than that (one person alone in a rotation, for ever) ends there in the feed.
+SHIFT_REACH = timedelta(days=366)
+FIRST_REACH = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class FeedWindow:
+    """What a calendar feed holds around the day it is fetched (TOCSIN_CALENDAR_FEED_DAYS_*)."""
+
+    days_back: int = 30
+    days_ahead: int = 365
+
+    def around(self, at: datetime) -> tuple[datetime, datetime]:
+        """Whole days around `at`, so every fetch on one day gives the same events."""
+        day = datetime.combine(at.date(), time(0), tzinfo=at.tzinfo)
+        return day - timedelta(days=self.days_back), day + timedelta(days=self.days_ahead)
 
 
 def feed_of(
@@ -108,15 +123,29 @@ def personal_feed_path(user_id: int, token: str) -> str:
     return f"/oncall/users/{user_id}/calendar.ics?token={token}"
 
 
-def _feed_window(at: datetime) -> tuple[datetime, datetime]:
-    """Whole days around `at`, so every fetch on one day gives the same events."""
-    day = datetime.combine(at.date(), time(0), tzinfo=at.tzinfo)
-    return day - FEED_PAST, day + FEED_FUTURE
+def whole_shifts(
+    session: Session, schedule: Schedule, start: datetime, end: datetime
+) -> list[ScheduledShift]:
+    """The shifts overlapping [start, end), each whole (its true start and end, never cut at
+    the window's edges), so a calendar shows when a shift really begins and ends."""
+    reach = FIRST_REACH
+    while True:
+        begin, finish = start - reach, end + reach
+        found = shifts_of(session, schedule, begin, finish)
+        cut = bool(found) and (
+            (found[0].start <= begin and found[0].end > start)
+            or (found[-1].end >= finish and found[-1].start < end)
+        )
+        if not cut or reach >= SHIFT_REACH:
+            return [s for s in found if s.end > start and s.start < end]
+        reach = min(reach * 4, SHIFT_REACH)
 
 
-def schedule_calendar(session: Session, schedule: Schedule, base_url: str) -> bytes:
-    start, end = _feed_window(now())
-    found = shifts_of(session, schedule, start, end)
+def schedule_calendar(
+    session: Session, schedule: Schedule, base_url: str, window: FeedWindow = FeedWindow()
+) -> bytes:
+    start, end = window.around(now())
+    found = whole_shifts(session, schedule, start, end)
     events = [
         calendar.Event(
             uid=calendar.uid(schedule.id, s.user.id, s.start),
@@ -131,8 +160,19 @@ def schedule_calendar(session: Session, schedule: Schedule, base_url: str) -> by
     return calendar.render(f"On call: {schedule.name}", events, now())
 
 
-def personal_calendar(session: Session, user: User, base_url: str) -> bytes:
-    start, end = _feed_window(now())
+def personal_calendar(
+    session: Session, user: User, base_url: str, window: FeedWindow = FeedWindow()
+) -> bytes:
+    start, end = window.around(now())
+    mine = sorted(
+        (
+            shift
+            for schedule in schedules_of(session, user)
+            for shift in whole_shifts(session, schedule, start, end)
+            if shift.user.id == user.id
+        ),
+        key=lambda s: (s.start, s.schedule.name),
+    )
     events = [
         calendar.Event(
             uid=calendar.uid(s.schedule.id, user.id, s.start),
@@ -142,6 +182,6 @@ def personal_calendar(session: Session, user: User, base_url: str) -> bytes:
             description=f"You are on call in {s.schedule.name} ({s.source_label}).",
             url=f"{base_url.rstrip('/')}/oncall/schedules/{s.schedule.id}",
         )
-        for s in my_shifts(session, user, start, end)
+        for s in mine
     ]
     return calendar.render(f"My on-call shifts ({user.name})", events, now())

@@ -12,9 +12,8 @@ service) and `calendar_feeds` (iCalendar feed URLs).
 """
 
 from tocsin.oncall.calendar_feeds import (
-    FEED_FUTURE,
-    FEED_PAST,
     FEED_PREFIX,
+    FeedWindow,
     feed_of,
     personal_calendar,
     personal_feed_path,
@@ -24,6 +23,7 @@ from tocsin.oncall.calendar_feeds import (
     schedule_calendar,
     schedule_feed_path,
     user_by_feed,
+    whole_shifts,
 )
 from tocsin.oncall.escalation_policies import (
     add_level,
@@ -93,11 +93,10 @@ from tocsin.oncall.shifts import (
 
 __all__ = [
     "DEFAULT_SPAN",
-    "FEED_FUTURE",
-    "FEED_PAST",
     "FEED_PREFIX",
     "MAX_SPAN",
     "UNTIL_HORIZON",
+    "FeedWindow",
     "OnCallNow",
     "Plan",
     "Reached",
@@ -155,4 +154,5 @@ __all__ = [
     "update_schedule",
     "user_by_feed",
     "who_is_on_call",
+    "whole_shifts",
 ]

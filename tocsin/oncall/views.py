@@ -16,6 +16,7 @@ from tocsin.auth import service as auth
 from tocsin.auth.models import Role, User
 from tocsin.auth.permissions import has_role
 from tocsin.catalogue import service as catalogue
+from tocsin.config import Settings
 from tocsin.db import now
 from tocsin.deps import CurrentUser, DbSession, IdPath
 from tocsin.errors import InvalidInput, TocsinError
@@ -203,12 +204,17 @@ def _calendar(body: bytes, name: str) -> Response:
     )
 
 
+def _feed_window(settings: Settings) -> service.FeedWindow:
+    return service.FeedWindow(settings.calendar_feed_days_back, settings.calendar_feed_days_ahead)
+
+
 @router.get("/oncall/schedules/{schedule_id}/calendar.ics")
 def schedule_calendar(
     schedule_id: IdPath, request: Request, session: DbSession, token: str = ""
 ) -> Response:
     schedule = service.schedule_by_feed(session, schedule_id, token)
-    body = service.schedule_calendar(session, schedule, request.app.state.settings.base_url)
+    settings = request.app.state.settings
+    body = service.schedule_calendar(session, schedule, settings.base_url, _feed_window(settings))
     return _calendar(body, f"oncall-{schedule.id}")
 
 
@@ -217,7 +223,8 @@ def personal_calendar(
     user_id: IdPath, request: Request, session: DbSession, token: str = ""
 ) -> Response:
     person = service.user_by_feed(session, user_id, token)
-    body = service.personal_calendar(session, person, request.app.state.settings.base_url)
+    settings = request.app.state.settings
+    body = service.personal_calendar(session, person, settings.base_url, _feed_window(settings))
     return _calendar(body, "my-oncall")
 
 
