@@ -174,6 +174,10 @@ def test_the_team_lead_creates_a_schedule_and_its_layers_with_forms(web_as, team
     assert flash.startswith("ok|Payments primary is created.")
     schedule_id = int(re.search(r'action="/oncall/schedules/(\d+)/layers"', page)[1])
     assert "No layers yet: nobody is on call." in page
+    # The layer form says what a handoff does on a daylight-saving night.
+    assert "02:30 becomes 03:30 when they spring forward" in page
+    assert "a time that happens twice (when they fall back) happens the first time" in page
+    assert "a repeated one the first time" in lea.get("/oncall/schedules").text
     flash, page = lea.submit(
         f"/oncall/schedules/{schedule_id}/layers",
         {

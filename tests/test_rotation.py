@@ -368,6 +368,42 @@ def test_a_handoff_inside_the_spring_forward_gap_happens_an_hour_later():
     assert local == ["28 12:00", "29 03:30", "30 02:30"]
 
 
+@pytest.mark.parametrize(
+    ("zone", "night", "handoff", "happens", "wall_clock"),
+    [
+        # Spring forward: 02:30 does not exist; it happens once the clocks have moved on.
+        (BERLIN, date(2026, 3, 29), time(2, 30), "01:30Z", "03:30 CEST"),
+        (NEW_YORK, date(2026, 3, 8), time(2, 30), "07:30Z", "03:30 EDT"),
+        # Fall back: 02:30 (Berlin) and 01:30 (New York) happen twice; the first time counts.
+        (BERLIN, date(2026, 10, 25), time(2, 30), "00:30Z", "02:30 CEST"),
+        (NEW_YORK, date(2026, 11, 1), time(1, 30), "05:30Z", "01:30 EDT"),
+    ],
+    ids=["berlin-skipped", "new-york-skipped", "berlin-twice", "new-york-twice"],
+)
+def test_a_handoff_on_a_dst_night_at_a_skipped_or_repeated_time(
+    zone, night, handoff, happens, wall_clock
+):
+    """The rule the README and the layer form state: a skipped time happens once the clocks
+    have moved on (02:30 becomes 03:30 summer time), a repeated one the first time."""
+    local = ZoneInfo(zone)
+    layer = Layer((1, 2), 1, ShiftUnit.DAYS, handoff, night - timedelta(days=1))
+    schedule = Schedule(zone, (layer,))
+    found = shifts(
+        schedule,
+        datetime.combine(night - timedelta(days=1), time(12), tzinfo=local),
+        datetime.combine(night + timedelta(days=1), time(12), tzinfo=local),
+    )
+    assert [s.user_id for s in found] == [1, 2, 1]
+    handover = found[1].start
+    assert handover == datetime.fromisoformat(f"{night.isoformat()}T{happens[:-1]}+00:00")
+    assert handover.astimezone(local).strftime("%H:%M %Z") == wall_clock
+    # One handoff that night: the person before hands over once, not twice.
+    assert found[0].end == handover
+    assert on_call_at(schedule, handover - STEP).user_id == 1
+    assert on_call_at(schedule, handover).user_id == 2
+    assert on_call_at(schedule, handover + timedelta(hours=1)).user_id == 2
+
+
 def test_naive_instants_are_refused():
     schedule = Schedule("UTC", (Layer((1,), 1, ShiftUnit.DAYS, time(9), date(2026, 1, 1)),))
     with pytest.raises(ValueError):
