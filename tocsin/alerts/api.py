@@ -10,6 +10,7 @@ from tocsin.alerts import service
 from tocsin.alerts.schemas import (
     AlertFilters,
     AlertOut,
+    AlertSummaryOut,
     AttachToIncident,
     DeclareFromAlert,
     IncidentLink,
@@ -31,9 +32,14 @@ from tocsin.schemas import Page
 router = APIRouter()
 
 
-def _shown(session: DbSession, user: CurrentUser, alert: object) -> AlertOut:
+def _shown(
+    session: DbSession,
+    user: CurrentUser,
+    alert: object,
+    shape: type[AlertSummaryOut] = AlertOut,
+) -> AlertSummaryOut:
     """The alert as this caller may see it (a restricted linked incident is redacted)."""
-    out = AlertOut.model_validate(alert)
+    out = shape.model_validate(alert)
     link = service.incident_link(session, user, alert)
     out.incident = IncidentLink.model_validate(link) if link else None
     return out
@@ -122,13 +128,15 @@ def delete_integration(
     return Response(status_code=204)
 
 
-@router.get("/alerts", response_model=Page[AlertOut], tags=["alerts"])
+@router.get("/alerts", response_model=Page[AlertSummaryOut], tags=["alerts"])
 def list_alerts(
     filters: Annotated[AlertFilters, Query()], user: CurrentUser, session: DbSession
 ) -> object:
-    """Newest first. Pass `next_cursor` back as `cursor` for the next page."""
+    """Newest first, without details (`GET /alerts/{id}` has them). Pass `next_cursor` back as
+    `cursor` for the next page."""
     items, next_cursor = service.list_alerts(session, filters)
-    return {"items": [_shown(session, user, a) for a in items], "next_cursor": next_cursor}
+    shown = [_shown(session, user, a, AlertSummaryOut) for a in items]
+    return {"items": shown, "next_cursor": next_cursor}
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut, tags=["alerts"])

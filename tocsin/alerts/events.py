@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -115,3 +116,68 @@ def without_nul(value: Any) -> Any:
     if isinstance(value, list):
         return [without_nul(v) for v in value]
     return value
+
+
+# What an alert keeps of its sender's details, as compact UTF-8 JSON. Alertmanager's
+# annotations and PagerDuty's custom_details are a few KiB; a log dump pasted into them
+# is not, and every page and answer that carries it pays for it.
+MAX_DETAILS_BYTES = 64 * 1024
+# The key that says details were cut, and what was left out.
+DETAILS_CUT = "tocsin_details_cut"
+_MARKER_ROOM = 1024
+_CUT_TEXT = " … (cut)"
+
+
+def json_size(value: Any) -> int:
+    """Bytes of `value` as compact UTF-8 JSON, the measure of MAX_DETAILS_BYTES."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def bounded_details(details: dict[str, Any]) -> dict[str, Any]:
+    """Details within MAX_DETAILS_BYTES: entries are kept in order while they fit, a long
+    text is cut short, and what did not fit is named under DETAILS_CUT. Cut rather than
+    refused: Alertmanager does not retry a refusal, so refusing would lose the page."""
+    size = json_size(details)
+    if size <= MAX_DETAILS_BYTES:
+        return details
+    budget = MAX_DETAILS_BYTES - _MARKER_ROOM
+    kept: dict[str, Any] = {}
+    left_out: list[str] = []
+    shortened: list[str] = []
+    for key, value in details.items():
+        room = budget - json_size({key: ""}) - 1
+        item = json_size({key: value}) - 1
+        if item <= budget:
+            kept[key] = value
+            budget -= item
+        elif isinstance(value, str) and room > 256:
+            kept[key] = _text_within(value, room)
+            budget -= json_size({key: kept[key]}) - 1
+            shortened.append(key)
+        else:
+            left_out.append(key)
+    marker: dict[str, Any] = {"bytes_sent": size, "bytes_kept": MAX_DETAILS_BYTES}
+    if shortened:
+        marker["shortened"] = _names(shortened)
+    if left_out:
+        marker["left_out"] = _names(left_out)
+    kept[DETAILS_CUT] = marker
+    return kept
+
+
+def _names(keys: list[str]) -> str:
+    """The keys concerned, themselves bounded so the marker fits its room."""
+    listed = ", ".join(k[:60] for k in keys[:8])
+    return listed + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+
+
+def _text_within(text: str, room: int) -> str:
+    """The start of `text` with a mark that it goes on, within `room` bytes of JSON."""
+    keep = room - len(_CUT_TEXT.encode()) - 2
+    while keep > 0:
+        shortened = text.encode()[:keep].decode(errors="ignore") + _CUT_TEXT
+        over = json_size(shortened) - room
+        if over <= 0:
+            return shortened
+        keep -= over  # escapes (quotes, newlines) took more than one byte each
+    return _CUT_TEXT.strip()

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 
 from tocsin.alerts import alertmanager, pagerduty, service, webhook
 from tocsin.alerts.directory import IntegrationDirectory, IntegrationRef
-from tocsin.alerts.events import AlertEvent, InvalidEvent
+from tocsin.alerts.events import MAX_DETAILS_BYTES, AlertEvent, InvalidEvent, bounded_details
 from tocsin.alerts.ingest import IntegrationGone, Overloaded
 from tocsin.alerts.models import Integration, IntegrationKind
 from tocsin.errors import error_body
@@ -146,6 +146,15 @@ def _holds_lone_surrogate(value: Any) -> bool:
     return False
 
 
+def _bounded(events: list[AlertEvent], raw: bytes) -> list[AlertEvent]:
+    """The events with their details cut to MAX_DETAILS_BYTES. Measured only when the body
+    itself is larger: a smaller body cannot hold larger details (short of number spellings
+    such as 1e9 that grow when written back), so the usual event pays only this length check."""
+    if len(raw) <= MAX_DETAILS_BYTES:
+        return events
+    return [replace(e, details=bounded_details(e.details)) if e.details else e for e in events]
+
+
 async def _store(
     state: Any, ref: IntegrationRef, events: list[AlertEvent], raw: bytes
 ) -> list[service.Outcome] | float | None:
@@ -192,6 +201,7 @@ async def enqueue_answer(state: Any, raw: bytes) -> Answer:
         event = pagerduty.parse_event(body)
     except InvalidEvent as invalid:
         return _invalid_event(invalid.errors)
+    [event] = _bounded([event], raw)
     directory: IntegrationDirectory = state.integrations
     ref = await directory.find(pagerduty.routing_key_of(body) or "", IntegrationKind.PAGERDUTY)
     if ref is None:
@@ -254,6 +264,7 @@ async def webhook_answer(
         events = parse(body)
     except InvalidEvent as invalid:
         return Answer(400, error_body("invalid_event", " ".join(invalid.errors), invalid.field))
+    events = _bounded(events, raw)
     missing = Answer(404, error_body("not_found", "No integration has this key."))
     directory: IntegrationDirectory = state.integrations
     ref = await directory.find(token, kind)

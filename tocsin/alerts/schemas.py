@@ -80,7 +80,9 @@ class IncidentLink(Output):
     status: str
 
 
-class AlertOut(Output):
+class AlertSummaryOut(Output):
+    """An alert in a list: everything but its details, which only the alert itself carries."""
+
     id: int
     key: str
     dedup_key: str
@@ -103,10 +105,13 @@ class AlertOut(Output):
     action: RuleAction | None
     suppressed: bool
     incident: IncidentLink | None
-    details: dict[str, Any]
     labels: dict[str, str]
     links: list[dict[str, str]]
     images: list[dict[str, str]]
+
+
+class AlertOut(AlertSummaryOut):
+    details: dict[str, Any]
 
 
 class DeclareFromAlert(Input):

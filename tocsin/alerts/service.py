@@ -11,7 +11,7 @@ service's alerting.
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, func, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from tocsin.alerts.alert_keys import SUBJECT, get_alert, parse_alert_key
 from tocsin.alerts.events import AlertStatus
@@ -120,8 +120,14 @@ __all__ = [
 ]
 
 
+# Lists never load an alert's details (up to MAX_DETAILS_BYTES each): reading them there
+# is a mistake that raises, not a query per row.
+WITHOUT_DETAILS = defer(Alert.details, raiseload=True)
+
+
 def list_alerts(session: Session, filters: AlertFilters) -> tuple[list[Alert], str | None]:
-    query = select(Alert)
+    """A page of alerts, newest first, without their details."""
+    query = select(Alert).options(WITHOUT_DETAILS)
     if filters.status:
         query = query.where(Alert.status.in_([s.value for s in filters.status]))
     if filters.severity:
@@ -178,7 +184,11 @@ def alert_timeline(session: Session, alert_id: int) -> list[TimelineEvent]:
 def alerts_of_incident(session: Session, incident_id: int, limit: int = 50) -> list[Alert]:
     """The alerts linked to an incident, newest first (a storm shows its latest `limit`)."""
     query = (
-        select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id.desc()).limit(limit)
+        select(Alert)
+        .options(WITHOUT_DETAILS)
+        .where(Alert.incident_id == incident_id)
+        .order_by(Alert.id.desc())
+        .limit(limit)
     )
     return list(session.scalars(query))
 

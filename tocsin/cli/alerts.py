@@ -10,7 +10,7 @@ import typer
 from tocsin.alerts import service as alerts
 from tocsin.alerts.events import AlertSeverity, AlertStatus
 from tocsin.alerts.models import Alert
-from tocsin.alerts.schemas import AlertFilters, AlertOut
+from tocsin.alerts.schemas import AlertFilters, AlertOut, AlertSummaryOut
 from tocsin.cli.common import ActAs, AsJson, acting_person, command_session, fail, when
 
 alert_app = typer.Typer(help="Alerts from monitoring.", no_args_is_help=True)
@@ -66,7 +66,7 @@ def alert_list(
         items, _next = alerts.list_alerts(session, filters)
         if as_json:
             shown = json.dumps(
-                [AlertOut.model_validate(a).model_dump(mode="json") for a in items], indent=2
+                [AlertSummaryOut.model_validate(a).model_dump(mode="json") for a in items], indent=2
             )
         elif not items:
             shown = "No alerts match."
