@@ -45,6 +45,20 @@ class Settings(BaseSettings):
     # Internal addresses that notifications may still go to (an office chat server):
     # CIDRs and host names, comma-separated. Everything else internal is refused.
     outbound_allow: str = ""
+    # The public subscribe form: sends per client address per window, and per page per hour
+    # (every send may mail someone). Over either, the form answers 429 with Retry-After.
+    subscribe_per_client: int = 5
+    subscribe_client_window_minutes: int = 10
+    subscribe_per_page_hour: int = 60
+    # Housekeeping: subscribers who never confirmed are forgotten after this many days, and
+    # mailed links older than `subscriber_link_days` stop working (each mail brings a new one).
+    unconfirmed_subscriber_days: int = 7
+    subscriber_link_days: int = 365
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (uvicorn's
+    # forwarded_allow_ips): the client address the form limits count, and https for HSTS.
+    trusted_proxies: str = "127.0.0.1"
+    # Strict-Transport-Security max-age, sent when served over https; 0 sends none.
+    hsts_seconds: int = 31_536_000
 
     @field_validator("update_cadence")
     @classmethod

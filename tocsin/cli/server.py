@@ -105,6 +105,7 @@ def serve(
             workers=workers,
             log_level="info",
             access_log=settings.access_log,
+            forwarded_allow_ips=settings.trusted_proxies,
         )
         return
     settings = settings.model_copy(update={"gc_tuning": True})
@@ -115,6 +116,8 @@ def serve(
             port=port,
             log_level="info",
             access_log=settings.access_log,
+            # Only these proxies' X-Forwarded-For/-Proto are believed (client address, https).
+            forwarded_allow_ips=settings.trusted_proxies,
         )
     finally:
         database.dispose()

@@ -1,5 +1,6 @@
-"""Housekeeping: expired logins and old counts of wrong passwords are deleted, and SQLite
-keeps the statistics its planner needs."""
+"""Housekeeping: expired logins, old counts of wrong passwords, and what strangers left with
+the public subscribe form (never-confirmed subscribers, old links, passed counts) are
+deleted, and SQLite keeps the statistics its planner needs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from sqlalchemy import delete, select, text
 
 from tocsin.auth import service as auth
 from tocsin.auth.models import LoginSession
+from tocsin.config import Settings
 from tocsin.db import Database
+from tocsin.statuspage import form_guard
 
 
 class ExpiredLogins:
@@ -30,6 +33,28 @@ class ExpiredLogins:
             auth.forget_old_login_failures(session, at)
             session.commit()
             return len(ids)
+
+
+class StaleSubscriptions:
+    """Subscribers unconfirmed for `unconfirmed_subscriber_days`, mailed links older than
+    `subscriber_link_days`, and the subscribe form's passed counts; every few minutes."""
+
+    name = "stale_subscriptions"
+    woken_by_new_work = False  # time alone makes its work due
+    every = timedelta(minutes=5)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.last_run: datetime | None = None
+
+    def run_due(self, db: Database, at: datetime) -> int:
+        if self.last_run and at - self.last_run < self.every:
+            return 0
+        with db.begin() as session:
+            gone = form_guard.prune(session, self.settings, at)
+        # A full batch: more may wait, so the next pass looks again at once.
+        self.last_run = None if gone >= form_guard.PRUNE_BATCH else at
+        return gone
 
 
 class SqliteStatistics:

@@ -8,7 +8,7 @@ from tocsin.engine.comms_reminders import UpdateReminders
 from tocsin.engine.delivery import Deliveries
 from tocsin.engine.escalation import EscalationSteps
 from tocsin.engine.heartbeats import MissedHeartbeats
-from tocsin.engine.housekeeping import ExpiredLogins, SqliteStatistics
+from tocsin.engine.housekeeping import ExpiredLogins, SqliteStatistics, StaleSubscriptions
 from tocsin.engine.maintenance import MaintenanceTransitions
 from tocsin.engine.runner import EngineModule
 from tocsin.engine.shift_notices import ShiftNotices
@@ -30,5 +30,6 @@ def all_modules(settings: Settings) -> list[EngineModule]:
         Deliveries(settings),
         MaintenanceTransitions(),
         ExpiredLogins(),
+        StaleSubscriptions(settings),
         SqliteStatistics(),
     ]

@@ -304,6 +304,13 @@ class Subscriber(Base):
     __tablename__ = "status_subscribers"
     __table_args__ = (
         UniqueConstraint("page_id", "kind", "address", name="uq_status_subscribers_address"),
+        # Housekeeping finds the never-confirmed quickly, however many confirmed there are.
+        Index(
+            "ix_status_subscribers_unconfirmed",
+            "created_at",
+            sqlite_where=text("confirmed_at IS NULL"),
+            postgresql_where=text("confirmed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -348,4 +355,16 @@ class SubscriberLink(Base):
     )
     lookup: Mapped[str] = mapped_column(String(32), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
+
+
+class FormSendCount(Base):
+    """How often the public subscribe form was sent in one window, by one client or to one
+    page (statuspage/form_guard.py); in the database, so every server process counts alike."""
+
+    __tablename__ = "form_send_counts"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    window_ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 
 from tocsin.auth.secrets import same_token
 from tocsin.deps import DbSession, current_user
-from tocsin.errors import NotFound, TocsinError
+from tocsin.errors import NotFound, TocsinError, TooManyAttempts
 from tocsin.schemas import Email
-from tocsin.statuspage import service, subscribers, workflow
+from tocsin.statuspage import form_guard, service, subscribers, workflow
 from tocsin.statuspage.models import StatusPage, Subscriber
+from tocsin.web.errors import wants_json
 from tocsin.web.forms import FormBody, parse, text
 from tocsin.web.templating import render
 
@@ -125,10 +126,25 @@ def subscribe(slug: SlugPath, request: Request, form: FormBody, session: DbSessi
     except TocsinError:
         message = "Please enter an email address, e.g. name@example.com."
         return _form(request, session, page, error=message, email=email, chosen=chosen, status=422)
-    subscribers.subscribe(session, page, address, chosen)
+    sender = form_guard.Sender(_client_address(request), request.app.state.settings)
+    try:
+        subscribers.subscribe(session, page, address, chosen, sender)
+    except TooManyAttempts as refused:
+        if wants_json(request):
+            raise
+        response = _form(
+            request, session, page, error=refused.message, email=email, chosen=chosen, status=429
+        )
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     response = _answer(request, "subscribed.html", {**_frame(session, page), "email": address})
     response.delete_cookie(FORM_COOKIE, path=f"/status/{page.slug}")
     return response
+
+
+def _client_address(request: Request) -> str:
+    """The sender's address; behind a trusted proxy uvicorn has put X-Forwarded-For here."""
+    return request.client.host if request.client else ""
 
 
 def _by_slug(session: Session, slug: str) -> StatusPage:

@@ -33,7 +33,7 @@ from tocsin.db import claim_rows, now
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.paging import service as paging
 from tocsin.paging.models import Channel, Notification
-from tocsin.statuspage import snapshot, v2, workflow
+from tocsin.statuspage import form_guard, snapshot, v2, workflow
 from tocsin.statuspage.models import (
     Component,
     IncidentUpdate,
@@ -221,11 +221,18 @@ def add_subscriber(
 
 
 def subscribe(
-    session: Session, page: StatusPage, address: str, component_codes: Iterable[str]
+    session: Session,
+    page: StatusPage,
+    address: str,
+    component_codes: Iterable[str],
+    sender: form_guard.Sender | None = None,
 ) -> None:
     """The public form: sends a confirmation mail, or (already confirmed) a reminder of how to
     unsubscribe. The caller answers the same whatever happened, so the form never tells who
-    is subscribed; at most one mail per address per `CONFIRMATION_EVERY`."""
+    is subscribed; at most one mail per address per `CONFIRMATION_EVERY`, and a `sender`
+    over their or the page's limit is refused (TooManyAttempts) before anything is written."""
+    if sender is not None:
+        form_guard.count_send(session, sender.limits(page), now())
     try:
         _subscribe(session, page, address, component_codes)
         session.commit()

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tocsin.errors import TocsinError, Unauthenticated, error_body
+from tocsin.errors import TocsinError, TooManyAttempts, Unauthenticated, error_body
 from tocsin.web.middleware import RefusalShapes
 
 log = logging.getLogger("tocsin")
@@ -91,10 +91,11 @@ def install_error_handlers(
         if isinstance(exc, Unauthenticated) and not wants_json(request):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
         response = respond(request, exc.status_code, exc.body())
-        if headers:
-            response.headers.update(headers)
+        if isinstance(exc, Unauthenticated):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)
