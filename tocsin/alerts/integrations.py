@@ -29,7 +29,7 @@ from tocsin.audit import service as audit
 from tocsin.auth import secrets
 from tocsin.auth.models import User
 from tocsin.catalogue import service as catalogue
-from tocsin.db import now
+from tocsin.db import now, wake_engines
 from tocsin.errors import NotFound
 
 KEY_LOOKUP = 12
@@ -142,8 +142,12 @@ def update_integration(
         value = getattr(data, field)
         if value is not None:
             setattr(integration, field, value)
-    if integration.kind == IntegrationKind.HEARTBEAT and integration.last_ping_at:
-        integration.heartbeat_due_at = integration.last_ping_at + heartbeat_window(integration)
+    if integration.kind == IntegrationKind.HEARTBEAT and integration.heartbeat_due_at:
+        # A new interval or grace applies at once: a job that already stopped is missed by
+        # the new rule, not the old one. A heartbeat already missed waits for its next ping.
+        since = integration.last_ping_at or integration.created_at
+        integration.heartbeat_due_at = since + heartbeat_window(integration)
+        wake_engines(session)
     audit.record(
         session,
         actor.id,
