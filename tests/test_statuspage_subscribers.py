@@ -224,7 +224,7 @@ def anonymous_json(client: TestClient, path: str) -> dict:
         return reader.get(path).json()
 
 
-def plan_api_maintenance(db, admin, responder, api_as, start) -> tuple[World, int]:
+def plan_api_maintenance(db, admin, responder, api_as, start, **extra: object) -> tuple[World, int]:
     """Acme Cloud with a customer following the API, and an hour's work on it at `start`."""
     world = build_page(db, admin)
     api_as(admin).post(
@@ -242,6 +242,7 @@ def plan_api_maintenance(db, admin, responder, api_as, start) -> tuple[World, in
                 scheduled_until=start + timedelta(hours=1),
                 component_ids=[world.api],
                 body="Planned work.",
+                **extra,
             ),
         )
         return world, maintenance.id
@@ -252,6 +253,7 @@ def test_maintenance_reminds_subscribers_once_an_hour_before_and_announces_its_s
 ):
     start = clock.current + timedelta(hours=3)
     plan_api_maintenance(db, admin, responder, api_as, start)
+    run_engine(db, mail_settings)  # tells that it is scheduled, at once
     runner = EngineRunner(db, [MaintenanceTransitions()])
     name = MaintenanceTransitions.name
     assert runner.run_once(start - timedelta(minutes=61)) == {name: 0}
@@ -260,14 +262,15 @@ def test_maintenance_reminds_subscribers_once_an_hour_before_and_announces_its_s
 
     clock.current = start - timedelta(minutes=30)
     run_engine(db, mail_settings)
-    [reminder] = smtp_server.to(CUSTOMER)
+    [scheduled, reminder] = smtp_server.to(CUSTOMER)
+    assert scheduled["Subject"] == "[Acme Cloud] Maintenance scheduled: Database upgrade"
     assert reminder["Subject"] == "[Acme Cloud] Reminder: maintenance starts soon: Database upgrade"
     assert "Mon Mar 02, 12:00 to Mon Mar 02, 13:00 UTC" in reminder.get_content()
 
     clock.current = start
     run_engine(db, mail_settings)  # starts it (delivery comes before maintenance in a pass)
     run_engine(db, mail_settings)
-    assert [m["Subject"] for m in smtp_server.to(CUSTOMER)][1:] == [
+    assert [m["Subject"] for m in smtp_server.to(CUSTOMER)][2:] == [
         "[Acme Cloud] Maintenance in progress: Database upgrade"
     ]
 
@@ -286,11 +289,97 @@ def test_a_maintenance_started_by_hand_is_announced_by_the_engine(
             maintenance_id,
             MaintenanceUpdatePost(status="in_progress", body="Starting early."),
         )
-    assert outbox(db) == []  # the request that started it queued nothing
+    assert outbox(db) == []  # the requests that planned and started it queued nothing
     run_engine(db, mail_settings)
-    [started] = smtp_server.to(CUSTOMER)
+    [scheduled, started] = smtp_server.to(CUSTOMER)
+    assert scheduled["Subject"] == "[Acme Cloud] Maintenance scheduled: Database upgrade"
     assert started["Subject"] == "[Acme Cloud] Maintenance in progress: Database upgrade"
     assert "Starting early." in started.get_content()
+
+
+def subjects(smtp_server) -> list[str]:
+    return [m["Subject"].removeprefix("[Acme Cloud] ") for m in smtp_server.to(CUSTOMER)]
+
+
+def test_subscribers_hear_at_once_that_maintenance_is_scheduled_and_later_that_it_completed(
+    db, clock, admin, responder, api_as, smtp_server, mail_settings
+):
+    """Statuspage's habit: a notice when it is scheduled (not only an hour before), one at
+    its start and one at its end; each once, however often the engine runs."""
+    start = clock.current + timedelta(days=2)
+    plan_api_maintenance(db, admin, responder, api_as, start)
+    assert outbox(db) == []  # the request that planned it queued nothing itself
+    run_engine(db, mail_settings)
+    run_engine(db, mail_settings)
+    assert subjects(smtp_server) == ["Maintenance scheduled: Database upgrade"]
+    [scheduled] = smtp_server.to(CUSTOMER)
+    assert "Planned work." in scheduled.get_content()
+    assert "Wed Mar 04, 09:00 to Wed Mar 04, 10:00 UTC" in scheduled.get_content()
+    assert "Components it concerns: API" in scheduled.get_content()
+
+    for moment in (start - timedelta(minutes=59), start, start + timedelta(hours=1)):
+        clock.current = moment
+        for _ in range(3):  # delivery runs before the maintenance moves in one pass
+            run_engine(db, mail_settings)
+    assert subjects(smtp_server) == [
+        "Maintenance scheduled: Database upgrade",
+        "Reminder: maintenance starts soon: Database upgrade",
+        "Maintenance in progress: Database upgrade",
+        "Maintenance completed: Database upgrade",
+    ]
+    completed = smtp_server.to(CUSTOMER)[-1].get_content()
+    assert "The scheduled maintenance has been completed." in completed
+    assert "Components it concerned: API" in completed
+    clock.advance(hours=2)
+    run_engine(db, mail_settings)
+    assert len(smtp_server.to(CUSTOMER)) == 4
+    assert len({n.idempotency_key for n in outbox(db)}) == len(outbox(db)) == 4
+
+
+def test_maintenance_planned_within_the_hour_is_announced_once_not_reminded_too(
+    db, clock, admin, responder, api_as, smtp_server, mail_settings
+):
+    plan_api_maintenance(db, admin, responder, api_as, clock.current + timedelta(minutes=30))
+    run_engine(db, mail_settings)
+    run_engine(db, mail_settings)
+    assert subjects(smtp_server) == ["Maintenance scheduled: Database upgrade"]
+
+
+def test_maintenance_planned_without_notify_is_not_announced_but_still_reminds(
+    db, clock, admin, responder, api_as, smtp_server, mail_settings
+):
+    start = clock.current + timedelta(hours=3)
+    plan_api_maintenance(db, admin, responder, api_as, start, notify=False)
+    run_engine(db, mail_settings)
+    assert smtp_server.to(CUSTOMER) == [] and outbox(db) == []
+    clock.current = start - timedelta(minutes=30)
+    run_engine(db, mail_settings)
+    run_engine(db, mail_settings)
+    assert subjects(smtp_server) == ["Reminder: maintenance starts soon: Database upgrade"]
+
+
+def test_maintenance_called_off_before_it_starts_is_announced_as_completed(
+    db, clock, admin, responder, api_as, smtp_server, mail_settings
+):
+    world, maintenance_id = plan_api_maintenance(
+        db, admin, responder, api_as, clock.current + timedelta(days=1)
+    )
+    run_engine(db, mail_settings)
+    with db.begin() as session:
+        statuspage.post_maintenance_update(
+            session,
+            responder,
+            world.page_id,
+            maintenance_id,
+            MaintenanceUpdatePost(status="completed", body="Called off: not needed after all."),
+        )
+    run_engine(db, mail_settings)
+    run_engine(db, mail_settings)
+    assert subjects(smtp_server) == [
+        "Maintenance scheduled: Database upgrade",
+        "Maintenance completed: Database upgrade",
+    ]
+    assert "Called off: not needed after all." in smtp_server.to(CUSTOMER)[-1].get_content()
 
 
 def test_a_webhook_hears_each_update_as_it_was_posted(

@@ -98,7 +98,9 @@ def create_maintenance(
             created_at=at,
             display_at=at,
             updated_at=at,
-            subscribers_told_at=at,  # subscribers hear of it an hour before, and at its start
+            # The engine tells subscribers at once (SubscriberUpdates), then reminds them an
+            # hour before, and announces the start and the end.
+            subscribers_told_at=None if data.notify else at,
         )
     )
     session.flush()
@@ -115,6 +117,8 @@ def create_maintenance(
         },
         at=at,
     )
+    if data.notify:
+        wake_engines(session)
     session.commit()
     return maintenance
 
@@ -224,8 +228,8 @@ def _advance(
         _finish_maintenance(session, maintenance, at)
     maintenance.status = target.value
     maintenance.updated_at = at
-    announces_start = notify and current is MaintenanceStatus.SCHEDULED
-    announces_start = announces_start and workflow.is_started(target)
+    starts = current is MaintenanceStatus.SCHEDULED and workflow.is_started(target)
+    announced = notify and (starts or target is MaintenanceStatus.COMPLETED)
     update = MaintenanceUpdate(
         status=target.value,
         body=body.strip(),
@@ -234,12 +238,13 @@ def _advance(
         created_at=at,
         display_at=at,
         updated_at=at,
-        # The engine announces the start (SubscriberUpdates); other moves announce nothing.
-        subscribers_told_at=None if announces_start else at,
+        # The engine announces the start and the end (SubscriberUpdates); other moves
+        # announce nothing.
+        subscribers_told_at=None if announced else at,
     )
     maintenance.updates.insert(0, update)
     changes.page_changed(session, maintenance.page_id, at)
-    if announces_start:
+    if announced:
         wake_engines(session)
     return update
 

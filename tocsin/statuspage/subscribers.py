@@ -617,6 +617,7 @@ def _maintenance_notice(
     title: str,
     lead: str,
     due_at: datetime | None = None,
+    components_label: str = "Components under maintenance",
 ) -> int:
     audience = _audience(session, page.id, {link.component_id for link in maintenance.components})
     if not audience:
@@ -631,7 +632,7 @@ def _maintenance_notice(
 
     parts = [lead, f"{maintenance.name}\n{when}"]
     if under:
-        parts.append("Components under maintenance: " + ", ".join(under))
+        parts.append(f"{components_label}: " + ", ".join(under))
     parts.append(f"Details: {link}")
     mails = _footed_mails(page, audience, key, parts, names)
     return _queue(
@@ -650,6 +651,28 @@ def _local_window(page: StatusPage, maintenance: Maintenance) -> str:
     start = maintenance.scheduled_for.astimezone(zone)
     end = maintenance.scheduled_until.astimezone(zone)
     return f"{start:%a %b %d, %H:%M} to {end:%a %b %d, %H:%M %Z}"
+
+
+def maintenance_scheduled(
+    session: Session,
+    maintenance: Maintenance,
+    update: MaintenanceUpdate,
+    at: datetime | None = None,
+) -> int:
+    """The notice that a maintenance is planned, when it is created (Statuspage's habit)."""
+    if not update.notify:
+        return 0
+    page = _page(session, maintenance.page_id)
+    return _maintenance_notice(
+        session,
+        page,
+        maintenance,
+        key=f"status-maintenance-scheduled:{maintenance.code}",
+        title=f"[{page.name}] Maintenance scheduled: {maintenance.name}",
+        lead=update.body or "Maintenance is scheduled.",
+        due_at=at,
+        components_label="Components it concerns",
+    )
 
 
 def maintenance_started(
@@ -672,6 +695,36 @@ def maintenance_started(
     )
 
 
+def maintenance_completed(
+    session: Session,
+    maintenance: Maintenance,
+    update: MaintenanceUpdate,
+    at: datetime | None = None,
+) -> int:
+    """The notice that a maintenance is over (or called off before it began)."""
+    if not update.notify:
+        return 0
+    page = _page(session, maintenance.page_id)
+    return _maintenance_notice(
+        session,
+        page,
+        maintenance,
+        key=f"status-maintenance-completed:{maintenance.code}",
+        title=f"[{page.name}] Maintenance completed: {maintenance.name}",
+        lead=update.body or "The scheduled maintenance has been completed.",
+        due_at=at,
+        components_label="Components it concerned",
+    )
+
+
+MAINTENANCE_NOTICES = {
+    MaintenanceStatus.SCHEDULED: maintenance_scheduled,
+    MaintenanceStatus.IN_PROGRESS: maintenance_started,
+    MaintenanceStatus.VERIFYING: maintenance_started,
+    MaintenanceStatus.COMPLETED: maintenance_completed,
+}
+
+
 # ---------------------------------------------------------------- the engine's part
 
 
@@ -692,11 +745,23 @@ def due_reminders(session: Session, at: datetime, limit: int) -> list[Maintenanc
     return claim_rows(session, query, Maintenance)
 
 
+def _announced_within_the_hour(maintenance: Maintenance) -> bool:
+    """Whether the notice that it is scheduled went out less than an hour before its start."""
+    first = min(maintenance.updates, key=lambda u: (u.created_at, u.id), default=None)
+    return (
+        first is not None
+        and first.status == MaintenanceStatus.SCHEDULED.value
+        and first.notify
+        and first.created_at > maintenance.scheduled_for - REMIND_BEFORE
+    )
+
+
 def remind(session: Session, maintenance: Maintenance, at: datetime) -> int:
     """Reminds subscribers once, in the caller's transaction; a window whose start has
-    already come gets no reminder (its start is announced instead)."""
+    already come gets no reminder (its start is announced instead), nor one scheduled within
+    the hour (the notice that it is scheduled says the same)."""
     maintenance.reminded_at = at
-    if maintenance.scheduled_for <= at:
+    if maintenance.scheduled_for <= at or _announced_within_the_hour(maintenance):
         return 0
     page = _page(session, maintenance.page_id)
     stamp = int(maintenance.scheduled_for.timestamp())
@@ -741,17 +806,19 @@ def tell_about_update(session: Session, update: IncidentUpdate, at: datetime) ->
 def untold_maintenance_updates(
     session: Session, limit: int, skip: Collection[int] = ()
 ) -> list[MaintenanceUpdate]:
-    """Maintenance starts not yet announced; as `untold_updates`."""
+    """Maintenance notices (scheduled, started, completed) not yet sent; as `untold_updates`."""
     return _untold(session, MaintenanceUpdate, UNTOLD_MAINTENANCE_UPDATES, limit, skip)
 
 
 def tell_about_maintenance_update(session: Session, update: MaintenanceUpdate, at: datetime) -> int:
-    """Announces the start of a maintenance, in the caller's transaction."""
+    """Announces that a maintenance is scheduled, started or completed, in the caller's
+    transaction."""
     update.subscribers_told_at = at
     maintenance = session.get(Maintenance, update.maintenance_id)
     if maintenance is None:
         return 0
-    return maintenance_started(session, maintenance, update, at)
+    notice = MAINTENANCE_NOTICES[MaintenanceStatus(update.status)]
+    return notice(session, maintenance, update, at)
 
 
 def oldest_untold(session: Session) -> datetime | None:
