@@ -181,7 +181,7 @@ def attach(
 
 @router.get("/services/{service_id}/alert-rules", response_model=list[RuleOut], tags=["alerts"])
 def get_rules(service_id: IdPath, user: CurrentUser, session: DbSession) -> object:
-    return service.rules_of(session, service_id)
+    return service.rules_of_service(session, service_id)
 
 
 @router.put("/services/{service_id}/alert-rules", response_model=list[RuleOut], tags=["alerts"])

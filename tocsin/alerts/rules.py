@@ -38,6 +38,13 @@ def rules_of(session: Session, service_id: int) -> list[AlertRule]:
     return list(session.scalars(query))
 
 
+def rules_of_service(session: Session, service_id: int) -> list[AlertRule]:
+    """A service's rules as its readers ask for them: 404 when there is no such service (any
+    more), rather than an empty list that reads as "page for everything"."""
+    catalogue.get_service(session, service_id)
+    return rules_of(session, service_id)
+
+
 def replace_rules(
     session: Session, actor: User, service_id: int, rules: list[RuleIn]
 ) -> list[AlertRule]:

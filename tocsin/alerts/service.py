@@ -52,6 +52,7 @@ from tocsin.alerts.rules import (
     replace_rules,
     route_alert,
     rules_of,
+    rules_of_service,
     unrouted_alerts,
 )
 from tocsin.alerts.schemas import AlertFilters
@@ -111,6 +112,7 @@ __all__ = [
     "route_again_after_maintenance",
     "route_alert",
     "rules_of",
+    "rules_of_service",
     "send_test_alert",
     "services_with_open_alerts",
     "silent_heartbeats",
