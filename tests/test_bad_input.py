@@ -311,8 +311,9 @@ def test_an_unknown_field_is_named(world, endpoint):
 TITLE = ["", "x" * 201, NUL, 42]
 NAME = ["   ", "x" * 121, NUL, 42]
 TEXT = ["x" * 20_001, NUL, ["x"]]
-ID = [0, -1, 2**63, 2**70, "abc", True]
-BOOL = ["maybe", 2]
+# JSON's types are taken as they are: true is no id, "7" no number, 1 and "true" no yes/no.
+ID = [0, -1, 2**63, 2**70, "abc", True, "7"]
+BOOL = ["maybe", 2, 1, "true"]
 WHEN = [
     "yesterday",
     "9999-12-31T23:00:00-05:00",
@@ -320,6 +321,7 @@ WHEN = [
     10**20,
     "9999-12-31T23:59:00Z",  # a time every zone cannot show
     "1999-12-31T23:59:00Z",
+    1_772_442_000,  # seconds since 1970 (2026-03-02): a time is ISO 8601 text
 ]
 WEB_ADDRESS = ["javascript:alert(1)", "meet.example.com", "https://", "https://x" * 60, NUL, 42]
 EMAIL = [
@@ -448,6 +450,46 @@ def test_a_bad_field_value_is_refused_and_named(world, endpoint, name, value):
     with nothing_written(world):
         code = "missing" if value is MISSING else "invalid"
         assert_refused(send(world, method, path, json=body), 422, code, name)
+
+
+# Numbers and yes/no of the wrong JSON type on endpoints outside the tables above: refused
+# and named, never converted (`true` once stored a rate limit of 1).
+STRICT_TYPES = [
+    (
+        "POST",
+        "/integrations",
+        {"service_id": Ref("service"), "name": "pd", "kind": "pagerduty"},
+        "rate_limit_per_minute",
+        [True, "60", 60.5],
+    ),
+    (
+        "POST",
+        "/integrations",
+        {
+            "service_id": Ref("service"),
+            "name": "hb",
+            "kind": "heartbeat",
+            "heartbeat_interval_seconds": 60,
+        },
+        "heartbeat_grace_seconds",
+        [False, "30"],
+    ),
+    ("POST", "/escalation-policies", {"name": "Payments"}, "repeat_count", [True, "2"]),
+    ("POST", "/status-pages", {"slug": "shop", "name": "Shop"}, "public", [1, "false", "yes"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "name", "value"),
+    [
+        pytest.param(m, p, b, n, v, id=f"{p}-{n}-{_label(v)}")
+        for m, p, b, n, values in STRICT_TYPES
+        for v in values
+    ],
+)
+def test_json_types_are_taken_as_they_are(world, method, path, body, name, value):
+    with nothing_written(world):
+        assert_refused(send(world, method, path, json={**body, name: value}), 422, "invalid", name)
 
 
 # ---------------------------------------------------------------- refused changes

@@ -1,7 +1,10 @@
 """Schema building blocks shared by every domain's `schemas.py`.
 
 Inputs are strict: unknown fields are refused, strings are trimmed, bounded and
-may not contain NUL (PostgreSQL refuses it in text, which would otherwise be a 5xx).
+may not contain NUL (PostgreSQL refuses it in text, which would otherwise be a 5xx),
+and JSON's types are taken as they are: `true` is no number, `1` and `"yes"` are no
+boolean, `"5"` is no integer, a number is no time. Forms, whose values are all text,
+are read with `strict=False` (web/forms.py); query strings use the `Query...` types.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
 )
 
@@ -65,6 +69,13 @@ def _not_bool(value: object) -> object:
     """JSON true/false is not an id, though Python would take it for 1 or 0."""
     if isinstance(value, bool):
         raise ValueError("must be a number, not true or false")
+    return value
+
+
+def _not_a_number(value: object) -> object:
+    """A time arrives as ISO 8601 text; a bare number would be read as seconds since 1970."""
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 time such as 2026-03-02T09:00:00Z, not a number")
     return value
 
 
@@ -124,10 +135,28 @@ TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time
 # Free text in a query string (search boxes): bounded, and no NUL for PostgreSQL to refuse.
 SearchText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
 # A moment as it arrives from outside: stored in UTC (a naive time is taken as UTC), bounded.
-Moment = Annotated[datetime, AfterValidator(as_utc), AfterValidator(_in_range)]
+Moment = Annotated[
+    datetime,
+    BeforeValidator(_not_a_number),
+    AfterValidator(as_utc),
+    AfterValidator(_in_range),
+]
+# Numbers and yes/no in a JSON body: of JSON's own type, never converted from another.
+Integer = Annotated[int, Strict()]
+Flag = Annotated[bool, Strict()]
 # Ids as they arrive from outside: bounded so PostgreSQL's bigint never overflows.
 MAX_ID = 2**53
-Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_not_bool)]
+Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID), BeforeValidator(_not_bool)]
+# An id in a query string, which is text.
+QueryId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_not_bool)]
+
+
+# The cursor of a list ordered by id, newest first: the last id of the previous page.
+IdCursor = Annotated[
+    str,
+    StringConstraints(max_length=16, pattern=r"^[1-9][0-9]{0,15}$"),
+    Field(description="next_cursor from the previous page."),
+]
 
 
 class Input(BaseModel):

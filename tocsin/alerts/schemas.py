@@ -12,16 +12,16 @@ from tocsin.alerts.models import IntegrationKind, RuleAction
 from tocsin.auth.schemas import UserRef
 from tocsin.catalogue.schemas import ServiceRef
 from tocsin.incidents.workflow import Severity
-from tocsin.schemas import Id, Input, Moment, Name, Output, SearchText, Text
+from tocsin.schemas import Id, Input, Integer, Moment, Name, Output, QueryId, SearchText, Text
 
 
 class IntegrationCreate(Input):
     service_id: Id
     name: Name
     kind: IntegrationKind
-    rate_limit_per_minute: int = Field(default=6000, ge=1, le=1_000_000)
-    heartbeat_interval_seconds: int | None = Field(default=None, ge=10, le=7 * 86400)
-    heartbeat_grace_seconds: int | None = Field(default=None, ge=0, le=86400)
+    rate_limit_per_minute: Integer = Field(default=6000, ge=1, le=1_000_000)
+    heartbeat_interval_seconds: Integer | None = Field(default=None, ge=10, le=7 * 86400)
+    heartbeat_grace_seconds: Integer | None = Field(default=None, ge=0, le=86400)
 
     @model_validator(mode="after")
     def _heartbeat_needs_an_interval(self) -> IntegrationCreate:
@@ -32,9 +32,9 @@ class IntegrationCreate(Input):
 
 class IntegrationUpdate(Input):
     name: Name | None = None
-    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
-    heartbeat_interval_seconds: int | None = Field(default=None, ge=10, le=7 * 86400)
-    heartbeat_grace_seconds: int | None = Field(default=None, ge=0, le=86400)
+    rate_limit_per_minute: Integer | None = Field(default=None, ge=1, le=1_000_000)
+    heartbeat_interval_seconds: Integer | None = Field(default=None, ge=10, le=7 * 86400)
+    heartbeat_grace_seconds: Integer | None = Field(default=None, ge=0, le=86400)
 
 
 class IntegrationOut(Output):
@@ -67,7 +67,7 @@ class TestAlertIn(Input):
 class AlertFilters(Input):
     status: list[AlertStatus] = Field(default_factory=list, max_length=3)
     severity: list[AlertSeverity] = Field(default_factory=list, max_length=4)
-    service_id: Id | None = None
+    service_id: QueryId | None = None
     q: SearchText = ""
     limit: int = Field(default=50, ge=1, le=200)
     cursor: Annotated[str, Field(max_length=32)] | None = None

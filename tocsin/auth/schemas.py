@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from tocsin.auth.models import Role
-from tocsin.schemas import Email, Id, Input, Name, Output, Password, Text, TimeZone
+from tocsin.schemas import Email, Flag, Id, Input, Name, Output, Password, Text, TimeZone
 
 
 class UserRef(Output):
@@ -43,7 +43,7 @@ class UserUpdate(Input):
     name: Name | None = None
     time_zone: TimeZone | None = None
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: Flag | None = None
     password: Password | None = None
     current_password: str | None = Field(
         default=None,

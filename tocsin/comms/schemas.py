@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from tocsin.auth.schemas import UserRef
 from tocsin.paging.addresses import apprise_understands
-from tocsin.schemas import MAX_ID, Id, Input, Name, Output, Remark, Text
+from tocsin.schemas import MAX_ID, Id, Input, Integer, Name, Output, Remark, Text
 from tocsin.statuspage.workflow import IncidentStatus
 
 Ids = Annotated[list[Id], Field(max_length=100)]
@@ -126,7 +126,7 @@ class MessageQuery(Input):
 
 class StateSave(Input):
     body: Text = Field(description="The whole document as it should read now.")
-    base_version: int = Field(
+    base_version: Integer = Field(
         ge=0,
         le=1_000_000,
         description="The version you edited (0 for the first). If someone saved since, "

@@ -10,7 +10,18 @@ from pydantic import Field
 from tocsin.auth.schemas import UserRef
 from tocsin.catalogue.schemas import ProductRef, ServiceRef
 from tocsin.incidents.workflow import Severity, Status
-from tocsin.schemas import Id, Input, Moment, Output, SearchText, Text, Title, WebAddress
+from tocsin.schemas import (
+    Flag,
+    Id,
+    Input,
+    Moment,
+    Output,
+    QueryId,
+    SearchText,
+    Text,
+    Title,
+    WebAddress,
+)
 
 Ids = Annotated[list[Id], Field(max_length=100)]
 
@@ -25,7 +36,7 @@ class IncidentCreate(Input):
         default=None, description="The faulty service; null when unknown."
     )
     product_ids: Ids = Field(default_factory=list)
-    restricted: bool = Field(
+    restricted: Flag = Field(
         default=False,
         description="Visible only to participants and admins (e.g. a security breach).",
     )
@@ -34,7 +45,7 @@ class IncidentCreate(Input):
     video_url: WebAddress = Field(
         default="", description="Where the incident room meets by video (Meet, Zoom, Jitsi)."
     )
-    page_on_call: bool = Field(
+    page_on_call: Flag = Field(
         default=True, description="Page the on-call of the faulty service (when one is named)."
     )
 
@@ -47,7 +58,7 @@ class IncidentUpdate(Input):
     severity: Severity | None = None
     service_id: Id | None = None
     product_ids: Ids | None = None
-    restricted: bool | None = None
+    restricted: Flag | None = None
     impact_started_at: Moment | None = None
     detected_at: Moment | None = None
     video_url: WebAddress | None = Field(default=None, description="Empty removes the link.")
@@ -75,11 +86,11 @@ class ParticipantAdd(Input):
 
 class NoteCreate(Input):
     text: Annotated[Text, Field(min_length=1)]
-    starred: bool = False
+    starred: Flag = False
 
 
 class StarChange(Input):
-    starred: bool
+    starred: Flag
 
 
 class IncidentOut(Output):
@@ -128,8 +139,8 @@ class IncidentFilters(Input):
 
     status: list[Status] = Field(default_factory=list, max_length=5)
     severity: list[Severity] = Field(default_factory=list, max_length=3)
-    service_id: Id | None = None
-    incident_manager_id: Id | None = None
+    service_id: QueryId | None = None
+    incident_manager_id: QueryId | None = None
     q: SearchText = Field(default="", description="Text in key, summary or description.")
     limit: int = Field(default=50, ge=1, le=200)
     cursor: Annotated[str, Field(max_length=32)] | None = Field(

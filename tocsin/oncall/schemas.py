@@ -16,6 +16,7 @@ from tocsin.schemas import (
     LAST_DAY,
     Id,
     Input,
+    Integer,
     Label,
     Moment,
     Name,
@@ -94,7 +95,9 @@ class LayerIn(Input):
         min_length=1, max_length=MAX_PARTICIPANTS, description="In rotation order."
     )
     shift_unit: ShiftUnit
-    shift_length: int = Field(ge=1, description="How many hours, days or weeks one shift lasts.")
+    shift_length: Integer = Field(
+        ge=1, description="How many hours, days or weeks one shift lasts."
+    )
     handoff_time: ClockTime = Field(
         default=time(9), description="Local time in the schedule's zone, HH:MM."
     )
@@ -254,7 +257,7 @@ class TargetIn(Input):
 
 
 class LevelIn(Input):
-    delay_minutes: int = Field(
+    delay_minutes: Integer = Field(
         ge=1, le=1440, description="Minutes before the next level (or the repeat) is paged."
     )
     targets: list[TargetIn] = Field(min_length=1, max_length=MAX_TARGETS)
@@ -263,7 +266,7 @@ class LevelIn(Input):
 class PolicyCreate(Input):
     name: Name
     description: Text = ""
-    repeat_count: int = Field(
+    repeat_count: Integer = Field(
         default=0, ge=0, le=9, description="Times to run the levels again after the last."
     )
     team_id: Id | None = None
@@ -273,7 +276,7 @@ class PolicyCreate(Input):
 class PolicyUpdate(Input):
     name: Name | None = None
     description: Text | None = None
-    repeat_count: int | None = Field(default=None, ge=0, le=9)
+    repeat_count: Integer | None = Field(default=None, ge=0, le=9)
     team_id: Id | None = None
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from tocsin.auth.schemas import UserRef
 from tocsin.paging.addresses import apprise_understands
 from tocsin.paging.models import Channel, DeliveryStatus, PageStatus
-from tocsin.schemas import EMAIL_PATTERN, Id, Input, Label, Output, Text
+from tocsin.schemas import EMAIL_PATTERN, Id, IdCursor, Input, Integer, Label, Output, Text
 
 Address = Annotated[str, Field(min_length=3, max_length=2048)]
 
@@ -53,7 +53,7 @@ class ContactMethodOut(Output):
 
 class RuleIn(Input):
     contact_method_id: Id
-    delay_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    delay_minutes: Integer = Field(default=0, ge=0, le=24 * 60)
 
 
 class RulesReplace(Input):
@@ -112,3 +112,10 @@ class NotificationOut(Output):
     created_at: datetime
     subject_type: str | None
     subject_id: int | None
+
+
+class NotificationQuery(Input):
+    """A page of your notifications, newest first, as every list pages (a query string)."""
+
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: IdCursor | None = None

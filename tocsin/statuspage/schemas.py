@@ -16,8 +16,10 @@ from tocsin.schemas import (
     EMAIL_PATTERN,
     MAX_EMAIL_LENGTH,
     WEB_ADDRESS_PATTERN,
+    Flag,
     Id,
     Input,
+    Integer,
     Moment,
     Name,
     Output,
@@ -54,7 +56,7 @@ Body = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
     AfterValidator(_no_nul),
 ]
-Position = Annotated[int, Field(ge=0, le=10_000)]
+Position = Annotated[Integer, Field(ge=0, le=10_000)]
 IncidentKey = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
 
 
@@ -64,7 +66,7 @@ IncidentKey = Annotated[str, StringConstraints(strip_whitespace=True, max_length
 class PageCreate(Input):
     slug: Slug = Field(description="The address: /status/{slug}.")
     name: Name
-    public: bool = Field(default=True, description="Private pages need a Tocsin login.")
+    public: Flag = Field(default=True, description="Private pages need a Tocsin login.")
     time_zone: TimeZone = "UTC"
     url: WebAddress = Field(
         default="", description="Where readers find the page; empty means Tocsin's own address."
@@ -74,7 +76,7 @@ class PageCreate(Input):
 class PageUpdate(Input):
     slug: Slug | None = None
     name: Name | None = None
-    public: bool | None = None
+    public: Flag | None = None
     time_zone: TimeZone | None = None
     url: WebAddress | None = None
 
@@ -120,7 +122,7 @@ class ComponentCreate(Input):
     group_id: Id | None = None
     status: ComponentStatus = ComponentStatus.OPERATIONAL
     position: Position | None = None
-    showcase: bool = Field(default=True, description="Show its 90-day uptime bar.")
+    showcase: Flag = Field(default=True, description="Show its 90-day uptime bar.")
     service_id: Id | None = Field(
         default=None, description="The Tocsin service behind it, for pre-filling incidents."
     )
@@ -134,7 +136,7 @@ class ComponentUpdate(Input):
     group_id: Id | None = None
     status: ComponentStatus | None = None
     position: Position | None = None
-    showcase: bool | None = None
+    showcase: Flag | None = None
     service_id: Id | None = None
 
 
@@ -171,7 +173,7 @@ class PublicIncidentCreate(Input):
     )
     body: Body = Field(description="The first update, as the public reads it.")
     components: ComponentChoices = Field(default_factory=list)
-    notify: bool = Field(default=True, description="Tell subscribers about this update.")
+    notify: Flag = Field(default=True, description="Tell subscribers about this update.")
     incident_key: IncidentKey | None = Field(
         default=None, description="The Tocsin incident it is about, e.g. INC-42."
     )
@@ -187,7 +189,7 @@ class UpdatePost(Input):
     body: Body
     components: ComponentChoices = Field(default_factory=list)
     impact: Impact | None = None
-    notify: bool = True
+    notify: Flag = True
 
 
 class AffectedOut(Output):
@@ -242,11 +244,11 @@ class MaintenanceCreate(Input):
     scheduled_until: Moment
     component_ids: ComponentIds = Field(default_factory=list)
     body: Body
-    automatic: bool = Field(
+    automatic: Flag = Field(
         default=True, description="Start and complete it at the scheduled times."
     )
-    remind_subscribers: bool = True
-    notify: bool = True
+    remind_subscribers: Flag = True
+    notify: Flag = True
 
 
 class MaintenanceEdit(Input):
@@ -256,14 +258,14 @@ class MaintenanceEdit(Input):
     scheduled_for: Moment | None = None
     scheduled_until: Moment | None = None
     component_ids: ComponentIds | None = None
-    automatic: bool | None = None
-    remind_subscribers: bool | None = None
+    automatic: Flag | None = None
+    remind_subscribers: Flag | None = None
 
 
 class MaintenanceUpdatePost(Input):
     status: MaintenanceStatus
     body: Body
-    notify: bool = True
+    notify: Flag = True
 
 
 class MaintenanceUpdateOut(Output):
@@ -314,7 +316,7 @@ class SubscriberCreate(Input):
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2048)]
     component_ids: list[Id] = Field(default_factory=list, max_length=500)
     # An email address is asked to confirm unless the person already agreed elsewhere.
-    skip_confirmation: bool = False
+    skip_confirmation: Flag = False
 
     @model_validator(mode="after")
     def _address_fits_the_kind(self) -> SubscriberCreate:

@@ -75,9 +75,11 @@ def _message(field: str | None, error: ErrorDetails) -> str:
 
 
 def parse(model: type[M], values: dict[str, Any]) -> M:
-    """Validates form values; the first problem becomes an InvalidInput naming its field."""
+    """Validates form values; the first problem becomes an InvalidInput naming its field.
+
+    Not strict: a form's values are all text, so "5" is read as 5 and "on" as true."""
     try:
-        return model.model_validate(values)
+        return model.model_validate(values, strict=False)
     except ValidationError as invalid:
         first = invalid.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
