@@ -503,3 +503,117 @@ def test_a_viewer_can_change_nothing_through_the_pages(app, browser_login_as, vi
     assert tried >= 15
     # ...and the viewer is still logged in: the refusals were not a lost session.
     assert browser.get("/api/v1/me").json()["role"] == "viewer"
+
+
+# ---------------------------------------------------------------- nothing under a missing parent
+
+MISSING_ID = 999_999
+# A body each nested write would take if its parent existed, so that only the parent is wrong.
+LAYER = {
+    "participant_ids": ["{user_id}"],
+    "shift_unit": "days",
+    "shift_length": 1,
+    "start": "2026-03-02",
+}
+LEVEL = {"delay_minutes": 5, "targets": [{"type": "user", "id": "{user_id}"}]}
+NESTED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/teams/{team_id}/members"): {"user_id": "{viewer_id}"},
+    ("POST", "/api/v1/incidents/{key}/status"): {"status": "fixing"},
+    ("POST", "/api/v1/incidents/{key}/handover"): {"to_user_id": "{colleague_id}"},
+    ("POST", "/api/v1/incidents/{key}/participants"): {"user_id": "{viewer_id}"},
+    ("POST", "/api/v1/incidents/{key}/notes"): {"text": "x"},
+    ("PUT", "/api/v1/incidents/{key}/timeline/{event_id}/star"): {"starred": True},
+    ("POST", "/api/v1/incidents/{key}/pages"): {"targets": [{"kind": "user", "id": "{user_id}"}]},
+    ("POST", "/api/v1/alerts/{alert_id}/attach"): {"incident_key": "{key}"},
+    ("PUT", "/api/v1/services/{service_id}/alert-rules"): {"rules": []},
+    ("POST", "/api/v1/schedules/{schedule_id}/layers"): LAYER,
+    ("PUT", "/api/v1/schedules/{schedule_id}/layers/{layer_id}"): LAYER,
+    ("PUT", "/api/v1/schedules/{schedule_id}/layer-order"): {"layer_ids": []},
+    ("POST", "/api/v1/schedules/{schedule_id}/overrides"): {
+        "user_id": "{user_id}",
+        "starts_at": "2026-03-02T09:00:00Z",
+        "ends_at": "2026-03-02T10:00:00Z",
+    },
+    ("PUT", "/api/v1/escalation-policies/{policy_id}/levels"): {"levels": []},
+    ("POST", "/api/v1/escalation-policies/{policy_id}/levels"): LEVEL,
+    ("PUT", "/api/v1/escalation-policies/{policy_id}/levels/{level_id}"): LEVEL,
+    ("PUT", "/api/v1/escalation-policies/{policy_id}/level-order"): {"level_ids": []},
+    ("PUT", "/api/v1/services/{service_id}/escalation-policy"): {"escalation_policy_id": None},
+    ("POST", "/api/v1/status-pages/{page_id}/groups"): {"name": "Core"},
+    ("POST", "/api/v1/status-pages/{page_id}/components"): {"name": "API"},
+    ("POST", "/api/v1/status-pages/{page_id}/incidents"): {"name": "Down", "body": "x"},
+    ("POST", "/api/v1/status-pages/{page_id}/incidents/{incident_id}/updates"): {
+        "status": "identified",
+        "body": "x",
+    },
+    ("POST", "/api/v1/status-pages/{page_id}/maintenances"): {
+        "name": "Upgrade",
+        "scheduled_for": "2026-03-03T09:00:00Z",
+        "scheduled_until": "2026-03-03T10:00:00Z",
+        "body": "x",
+    },
+    ("POST", "/api/v1/status-pages/{page_id}/maintenances/{maintenance_id}/updates"): {
+        "status": "in_progress",
+        "body": "x",
+    },
+    ("POST", "/api/v1/status-pages/{page_id}/subscribers"): {"address": "reader@example.com"},
+    ("POST", "/api/v1/incidents/{key}/room/messages"): {"body": "x"},
+    ("PUT", "/api/v1/incidents/{key}/state-document"): {"body": "x", "base_version": 0},
+}
+
+
+def nested_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """/api/ routes with something under a parameter: /services/{service_id}/alert-rules."""
+    return [(m, p) for m, p in http_routes(app) if is_api(p) and re.search(r"\}/", p)]
+
+
+def _filled(body: Any, ids: dict[str, Any]) -> Any:
+    if isinstance(body, dict):
+        return {k: _filled(v, ids) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_filled(v, ids) for v in body]
+    if isinstance(body, str) and re.fullmatch(r"\{\w+\}", body):
+        return ids[body[1:-1]]
+    return body
+
+
+def _required_fields(schema: dict[str, Any], method: str, path: str) -> list[str]:
+    operation = schema["paths"].get(path, {}).get(method.lower(), {})
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    ref = body.get("schema", {}).get("$ref", "")
+    return schema["components"]["schemas"][ref.split("/")[-1]].get("required", []) if ref else []
+
+
+def test_under_a_missing_parent_every_route_answers_404(app, api_as, admin, world, db):
+    """What hangs under a service, incident, schedule... is gone with it: 404, not an empty
+    200 that reads as "no alert rules", and nothing written."""
+    ada = api_as(admin)
+    page = ada.post("/api/v1/status-pages", json={"slug": "shop", "name": "Shop"}).json()
+    schedule = ada.post("/api/v1/schedules", json={"name": "Primary"}).json()
+    policy = ada.post("/api/v1/escalation-policies", json={"name": "Payments"}).json()
+    ids = {**world, "page_id": page["id"], "schedule_id": schedule["id"], "policy_id": policy["id"]}
+    routes = nested_routes(app)
+    schema = app.openapi()
+    needs_body = {(m, p) for m, p in routes if _required_fields(schema, m, p)}
+    assert needs_body <= set(NESTED_BODIES), "give NESTED_BODIES a body for these"
+    before = snapshot(db)
+    problems = []
+    for method, path in routes:
+        parent = re.search(r"\{(\w+)\}", path).group(1)
+        missing = "INC-999999" if parent == "key" else MISSING_ID
+        url = concrete(path, {**ids, parent: missing})
+        body = _filled(NESTED_BODIES.get((method, path), {}), ids)
+        response = ada.request(method, url, json=body if method != "GET" else None)
+        if response.status_code != 404:
+            problems.append(f"{method} {path}: {response.status_code} {response.text[:80]}")
+    assert not problems, "\n".join(problems)
+    assert snapshot(db) == before
+    assert len(routes) >= 40
+
+
+def test_a_removed_service_has_no_alert_rules(api_as, admin, world):
+    ada = api_as(admin)
+    rules = f"/api/v1/services/{world['service_id']}/alert-rules"
+    assert ada.get(rules).status_code == 200
+    assert ada.delete(f"/api/v1/services/{world['service_id']}").status_code in (200, 204)
+    assert_error(ada.get(rules), 404, "not_found")
