@@ -241,8 +241,8 @@ def test_an_update_reaches_a_channel_and_both_pages_and_lands_on_the_timeline(
 
     (event,) = events(db, room.incident_id, "stakeholder_update")
     assert event.startswith(
-        "Stakeholder update 1 sent to #incidents on Slack, Acme internal (private page), "
-        "Acme Cloud (public page): [INC-1] Incident"
+        "Stakeholder update 1 sent to Acme internal (private page), Acme Cloud (public page); "
+        "on its way to #incidents on Slack: [INC-1] Incident"
     )
     listed = cora.get(f"/api/v1/incidents/{room.key}/updates").json()
     assert [u["incident_key"] for u in listed] == ["INC-1"]

@@ -23,6 +23,7 @@ from tocsin.db import now
 from tocsin.engine.maintenance import MaintenanceTransitions
 from tocsin.engine.runner import EngineRunner
 from tocsin.engine.subscriber_updates import SubscriberUpdates
+from tocsin.paging.addresses import redacted
 from tocsin.paging.models import Notification
 from tocsin.statuspage import service as statuspage
 from tocsin.statuspage import subscribers
@@ -182,7 +183,9 @@ def test_a_webhook_gets_statuspage_json_and_a_failed_send_is_retried_and_shown(
     with closing(TestClient(rita.app)) as admin_browser:
         browser_login(admin_browser, admin)
         shown = admin_browser.get(f"/status-pages/{world.page_id}/subscribers").text
-    assert webhook_receiver.url in shown and "the webhook answered 500" in shown
+    # Shown by scheme and host only: a webhook's path often is its token.
+    assert redacted(webhook_receiver.url) in shown and "the webhook answered 500" in shown
+    assert webhook_receiver.url not in shown
 
     webhook_receiver.status = 204
     clock.advance(seconds=31)

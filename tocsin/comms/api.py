@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tocsin.comms import room, service, state_document
+from tocsin.comms import deliveries, room, service, state_document
 from tocsin.comms.models import RoomMessage, StakeholderChannel, StakeholderUpdate
 from tocsin.comms.requests import base_url_of, cadence_of
 from tocsin.comms.schemas import (
     ChannelCreate,
+    ChannelDeliveryOut,
+    ChannelEdit,
     ChannelOut,
     DraftOut,
     MessageOut,
@@ -23,12 +25,15 @@ from tocsin.comms.schemas import (
 )
 from tocsin.deps import CurrentUser, DbSession, IdPath, KeyPath
 from tocsin.incidents.schemas import TimelineEventOut
+from tocsin.paging.addresses import redacted
 
 router = APIRouter(tags=["stakeholder updates"])
 room_router = APIRouter(tags=["incident room"])
 
 
-def _update_out(update: StakeholderUpdate, key: str) -> UpdateOut:
+def _update_out(
+    update: StakeholderUpdate, key: str, delivered: list[deliveries.ChannelDelivery]
+) -> UpdateOut:
     return UpdateOut(
         id=update.id,
         incident_key=key,
@@ -37,6 +42,17 @@ def _update_out(update: StakeholderUpdate, key: str) -> UpdateOut:
         body=update.body,
         public_body=update.public_body,
         sent_at=update.sent_at,
+        deliveries=[
+            ChannelDeliveryOut(
+                channel=d.channel,
+                shown=d.shown,
+                state=d.state,
+                attempts=d.attempts,
+                reason=d.reason,
+                words=d.words,
+            )
+            for d in delivered
+        ],
     )
 
 
@@ -45,6 +61,7 @@ def _channel_out(channel: StakeholderChannel) -> ChannelOut:
         id=channel.id,
         name=channel.name,
         kind=service.channel_kind(channel),
+        shown=redacted(channel.url),
         created_at=channel.created_at,
     )
 
@@ -53,7 +70,8 @@ def _channel_out(channel: StakeholderChannel) -> ChannelOut:
 def list_updates(key: KeyPath, user: CurrentUser, session: DbSession) -> object:
     """Stakeholder updates sent for the incident, newest first."""
     incident, updates = service.updates_of(session, user, key)
-    return [_update_out(u, incident.key) for u in updates]
+    delivered = deliveries.of_updates(session, updates)
+    return [_update_out(u, incident.key, delivered.get(u.id, [])) for u in updates]
 
 
 @router.get("/incidents/{key}/updates/draft", response_model=DraftOut)
@@ -77,7 +95,8 @@ def post_update(
     """Sends an update to stakeholder channels and status pages (private ones get `body`,
     public ones `public_body`); the communications manager, incident manager or an admin."""
     update = service.post_update(session, user, key, body, cadence_of(request))
-    return _update_out(update, service.incident_key_of(session, update))
+    delivered = deliveries.of_updates(session, [update]).get(update.id, [])
+    return _update_out(update, service.incident_key_of(session, update), delivered)
 
 
 @router.get("/stakeholder-channels", response_model=list[ChannelOut])
@@ -89,6 +108,14 @@ def list_channels(user: CurrentUser, session: DbSession) -> object:
 def create_channel(body: ChannelCreate, user: CurrentUser, session: DbSession) -> object:
     """Admins only: a place internal updates go, as an Apprise URL (never shown back)."""
     return _channel_out(service.create_channel(session, user, body))
+
+
+@router.patch("/stakeholder-channels/{channel_id}", response_model=ChannelOut)
+def edit_channel(
+    channel_id: IdPath, body: ChannelEdit, user: CurrentUser, session: DbSession
+) -> object:
+    """Admins: a new name or URL. A URL left out, or sent back as shown, keeps the stored one."""
+    return _channel_out(service.edit_channel(session, user, channel_id, body))
 
 
 @router.delete("/stakeholder-channels/{channel_id}", status_code=204)

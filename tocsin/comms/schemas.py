@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from tocsin.auth.schemas import UserRef
-from tocsin.paging.addresses import apprise_understands
+from tocsin.paging.addresses import HIDDEN, apprise_understands
 from tocsin.schemas import MAX_ID, Id, Input, Integer, Name, Output, Remark, Text
 from tocsin.statuspage.workflow import IncidentStatus
 
@@ -20,12 +20,19 @@ ComponentsNow = Literal[
 ]
 
 
+def apprise_url(value: str) -> str:
+    """A URL Apprise can send to, typed in full (never one shortened for showing)."""
+    return _apprise_url(value)
+
+
 def _apprise_url(value: str) -> str:
     scheme, sep, rest = value.partition("://")
     if not sep or not scheme.replace("+", "").isalnum() or not rest.strip():
         raise ValueError("must be an Apprise URL such as slack://TokenA/TokenB/TokenC/#incidents")
     if any(ch.isspace() for ch in value) or "\x00" in value:
         raise ValueError("must not contain spaces")
+    if HIDDEN in value:
+        raise ValueError("type the whole URL: a shortened one (with …) cannot be used")
     if not apprise_understands(value):
         raise ValueError("Apprise does not know this kind of URL: check the part before '://'")
     return value
@@ -43,10 +50,19 @@ class ChannelCreate(Input):
     url: AppriseUrl = Field(description="An Apprise URL; stored, never shown back in full.")
 
 
+class ChannelEdit(Input):
+    """A new name, a new URL, or both. A URL left out, empty, or sent back as it was shown
+    (`json://host/…`) keeps the stored one: nobody retypes a token to rename a channel."""
+
+    name: Name | None = None
+    url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048)] | None = None
+
+
 class ChannelOut(Output):
     id: int
     name: str
     kind: str = Field(description="The URL's scheme: slack, msteams, mailto, json, ...")
+    shown: str = Field(description="The URL's scheme and host only (json://host:8229/…).")
     created_at: datetime
 
 
@@ -72,6 +88,15 @@ class UpdatePost(Input):
     )
 
 
+class ChannelDeliveryOut(Output):
+    channel: str = Field(description="The channel's name.")
+    shown: str = Field(description="Its URL's scheme and host only.")
+    state: Literal["on_its_way", "retrying", "delivered", "gave_up"]
+    attempts: int
+    reason: str = Field(description="The last failure, in words; empty when none.")
+    words: str = Field(description='E.g. "not delivered to #broken yet: retrying — ...".')
+
+
 class UpdateOut(Output):
     id: int
     incident_key: str
@@ -80,6 +105,9 @@ class UpdateOut(Output):
     body: str
     public_body: str
     sent_at: datetime
+    deliveries: list[ChannelDeliveryOut] = Field(
+        default_factory=list, description="How the update reached each of its channels."
+    )
 
 
 class AudienceOut(Output):

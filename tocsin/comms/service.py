@@ -24,15 +24,16 @@ from tocsin.audit import service as audit
 from tocsin.auth.models import User
 from tocsin.auth.permissions import require_admin, require_responder
 from tocsin.comms import cadence as rules
-from tocsin.comms import drafts
+from tocsin.comms import deliveries, drafts
 from tocsin.comms.cadence import Cadence
 from tocsin.comms.models import StakeholderChannel, StakeholderUpdate, UpdateReminder
-from tocsin.comms.schemas import ChannelCreate, UpdatePost
+from tocsin.comms.schemas import ChannelCreate, ChannelEdit, UpdatePost, apprise_url
 from tocsin.db import now
 from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.paging import service as paging
+from tocsin.paging.addresses import redacted
 from tocsin.paging.models import Channel
 from tocsin.statuspage import drafts as public_drafts
 from tocsin.statuspage import service as statuspage
@@ -88,6 +89,48 @@ def create_channel(session: Session, actor: User, data: ChannelCreate) -> Stakeh
     except IntegrityError:  # the same name, added at the same moment
         session.rollback()
         raise Conflict(f"A channel named {data.name} exists already.", field="name") from None
+    return channel
+
+
+def edit_channel(
+    session: Session, actor: User, channel_id: int, data: ChannelEdit
+) -> StakeholderChannel:
+    """Renames a channel or gives it a new URL; the URL as it was shown back keeps the stored
+    one, and no shortened URL is ever stored in its place."""
+    require_admin(actor, "change stakeholder channels")
+    channel = session.get(StakeholderChannel, channel_id)
+    if channel is None:
+        raise NotFound(f"No stakeholder channel {channel_id}.", field="channel_id")
+    changes = []
+    name = (data.name or "").strip()
+    if name and name != channel.name:
+        others = {c.name.casefold() for c in list_channels(session) if c.id != channel.id}
+        if name.casefold() in others:
+            raise Conflict(f"A channel named {name} exists already.", field="name")
+        changes.append(f"renamed from {channel.name}")
+        channel.name = name
+    url = data.url or ""
+    if url and url != channel.url and url != redacted(channel.url):
+        try:
+            channel.url = apprise_url(url)
+        except ValueError as refused:
+            raise InvalidInput(f"The URL {refused}.", field="url") from None
+        changes.append(f"new URL {redacted(channel.url)}")
+    if not changes:
+        return channel
+    audit.record(
+        session,
+        actor.id,
+        "stakeholder_channel.changed",
+        "stakeholder_channel",
+        channel.id,
+        f"Stakeholder channel {channel.name} changed: {', '.join(changes)}",
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # the same name, taken at the same moment
+        session.rollback()
+        raise Conflict(f"A channel named {name} exists already.", field="name") from None
     return channel
 
 
@@ -445,10 +488,13 @@ def _post_to_page(
 
 
 def _audience_words(channels: list[StakeholderChannel], pages: list[StatusPage]) -> str:
-    names = [c.name for c in channels] + [
-        f"{p.name} ({'public' if p.public else 'private'} page)" for p in pages
-    ]
-    return ", ".join(names)
+    """Pages show the update at once; channels get it from the outbox, maybe after retries,
+    so the timeline says only that it is on its way (their delivery is marked later)."""
+    posted = [f"{p.name} ({'public' if p.public else 'private'} page)" for p in pages]
+    words = [f"sent to {', '.join(posted)}"] if posted else []
+    if channels:
+        words.append(f"on its way to {', '.join(c.name for c in channels)}")
+    return "; ".join(words)
 
 
 def _timeline_message(
@@ -460,7 +506,7 @@ def _timeline_message(
     components_now: ComponentStatus | None = None,
 ) -> str:
     """The one timeline event of an update, whatever pages it reached (they record none)."""
-    message = f"Stakeholder update {number} sent to {_audience_words(channels, pages)}: "
+    message = f"Stakeholder update {number} {_audience_words(channels, pages)}: "
     if body and public and body != public:
         message = f"{message}{body}\n\nOn the public page: {public}"
     else:
@@ -511,14 +557,14 @@ def post_update(
     for channel in channels:
         paging.queue(
             session,
-            idempotency_key=f"stakeholder-update:{update.id}:channel:{channel.id}",
-            purpose="stakeholders",
+            idempotency_key=deliveries.idempotency_key(update.id, channel.id),
+            purpose=deliveries.PURPOSE,
             channel=Channel.APPRISE.value,
             address=channel.url,
             label=channel.name,
             title=title,
             body=message,
-            data={"incident": incident.key, "update": number},
+            data={"incident": incident.key, "update": number, "update_id": update.id},
             subject=(SUBJECT, incident.id),
         )
     timeline.record(

@@ -12,9 +12,9 @@ from starlette.datastructures import FormData
 
 from tocsin.auth.models import User
 from tocsin.auth.permissions import Role, has_role, require_admin
-from tocsin.comms import room, service, state_document
+from tocsin.comms import deliveries, room, service, state_document
 from tocsin.comms.requests import base_url_of, cadence_of
-from tocsin.comms.schemas import ChannelCreate, MessagePost, StateSave, UpdatePost
+from tocsin.comms.schemas import ChannelCreate, ChannelEdit, MessagePost, StateSave, UpdatePost
 from tocsin.deps import CurrentUser, DbSession, IdPath, KeyPath
 from tocsin.errors import TocsinError
 from tocsin.incidents import service as incidents
@@ -78,12 +78,23 @@ def incident_section(
         "next_update_due": service.next_update_due(session, incident, cadence),
         "update_cadence": cadence.every(incident.severity),
         "stakeholder": None,
+        "update_deliveries": _update_deliveries(session, user, incident),
     }
     if has_role(user, Role.RESPONDER) and service.may_post(user, incident):
         context["stakeholder"] = _form_context(request, session, user, incident)
         over = incident.status not in ("open", "fixing")
         context["still_showing"] = service.pages_still_showing(session, incident) if over else []
     return context
+
+
+def _update_deliveries(
+    session: Session, user: User, incident: Incident, shown: int = 5
+) -> list[tuple[int, list[deliveries.ChannelDelivery]]]:
+    """The newest updates that went to channels, by number, each with how it got there."""
+    _incident, sent = service.updates_of(session, user, incident.key)
+    with_channels = [(len(sent) - i, u) for i, u in enumerate(sent) if u.audiences.get("channels")]
+    delivered = deliveries.of_updates(session, [u for _n, u in with_channels[:shown]])
+    return [(n, delivered[u.id]) for n, u in with_channels[:shown] if delivered.get(u.id)]
 
 
 add_section("incident", incident_section)
@@ -142,6 +153,7 @@ def channels_page(request: Request, user: CurrentUser, session: DbSession) -> Re
         "kind_of": service.channel_kind,
         "form": {},
         "error": None,
+        "editing": None,
     }
     return render(request, "comms/channels.html", context)
 
@@ -160,9 +172,23 @@ def create_channel(
             "kind_of": service.channel_kind,
             "form": values,
             "error": refused,
+            "editing": None,
         }
         return render(request, "comms/channels.html", context, status_code=refused.status_code)
     return redirect(CHANNELS_PAGE, f"ok|{channel.name} is added.")
+
+
+@router.post(CHANNELS_PAGE + "/{channel_id}")
+def edit_channel(
+    channel_id: IdPath, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    """The URL field starts empty: left so, the stored URL (and its token) stays."""
+    values = {"name": text(form, "name"), "url": text(form, "url")}
+    try:
+        channel = service.edit_channel(session, user, channel_id, parse(ChannelEdit, values))
+    except TocsinError as refused:
+        return redirect(CHANNELS_PAGE, f"error|{refused.message}")
+    return redirect(CHANNELS_PAGE, f"ok|{channel.name} is saved.")
 
 
 @router.post(CHANNELS_PAGE + "/{channel_id}/delete")

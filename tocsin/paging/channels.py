@@ -6,6 +6,7 @@ header), so a receiver can drop the rare duplicate of a retried delivery.
 
 from __future__ import annotations
 
+import logging
 import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -15,10 +16,16 @@ import httpx2
 
 from tocsin import outbound
 from tocsin.config import Settings
+from tocsin.paging.addresses import SENDING_LOGGERS, RedactedLog
 from tocsin.paging.models import Channel
 from tocsin.paging.service import Delivery
 
 TIMEOUT_SECONDS = 10.0
+
+# Apprise (and the HTTP clients under it) name the URLs they send to in their log lines,
+# and Apprise's become the errors Tocsin shows: both without the URLs' secrets.
+for _name in SENDING_LOGGERS:
+    logging.getLogger(_name).addFilter(RedactedLog())
 
 
 class DeliveryError(Exception):

@@ -11,6 +11,7 @@ from tocsin.auth import service as auth
 from tocsin.auth.models import User
 from tocsin.db import now
 from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tocsin.paging.addresses import redacted
 from tocsin.paging.models import Channel, ContactMethod, Notification, NotificationRule
 from tocsin.paging.outbox import queue
 from tocsin.paging.schemas import ContactMethodCreate, RuleIn
@@ -74,8 +75,8 @@ def test_contact_method(session: Session, actor: User, method_id: int) -> Notifi
         title="Tocsin test: this is how a page reaches you",
         body=(
             f"Hello {actor.name}, this is a test from Tocsin to your contact method "
-            f"'{method.label or method.channel}' ({method.address}). Pages reach you this way. "
-            "Nothing to do."
+            f"'{method.label or method.channel}' ({redacted(method.address)}). "
+            "Pages reach you this way. Nothing to do."
         ),
     )
     if notification is None:  # the same microsecond twice: nothing new to send

@@ -10,6 +10,7 @@ from sqlalchemy import case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from tocsin.db import claim_rows
+from tocsin.paging.addresses import redact_urls, redacted, without_secrets
 from tocsin.paging.models import DeliveryStatus, Notification
 from tocsin.timeline import service as timeline
 
@@ -163,8 +164,10 @@ def record_delivery(
     n = session.get(Notification, delivery.id)
     if n is None or n.status != DeliveryStatus.SENDING.value or n.attempts != delivery.attempts:
         return  # cancelled meanwhile, or this claim was overtaken after its lease ran out
-    who = n.user.name if n.user else n.address
+    who = n.user.name if n.user else redacted(n.address)
     how = n.label or n.channel
+    if error is not None:  # what a library said may quote the address, secrets and all
+        error = redact_urls(without_secrets(error, n.address))
     if error is None:
         n.status = DeliveryStatus.SENT.value
         n.sent_at = at
@@ -201,3 +204,31 @@ def record_delivery(
             data={"notification_id": n.id, "page_id": n.page_id},
             at=at,
         )
+    elif n.purpose == "stakeholders" and n.subject_type and n.subject_id:
+        _mark_stakeholder_update(session, n, error, at)
+
+
+def _mark_stakeholder_update(
+    session: Session, n: Notification, error: str | None, at: datetime
+) -> None:
+    """An update's channel on the incident's timeline: its first failure and the outcome, not
+    every retry. A first-try delivery adds nothing: the update's own line names the channel."""
+    number = n.data.get("update")
+    update = f"Stakeholder update {number}" if number else "A stakeholder update"
+    channel = n.label or redacted(n.address)
+    tries = f"{n.attempts} {'try' if n.attempts == 1 else 'tries'}"
+    if error is None:
+        if n.attempts == 1:
+            return
+        kind, message = "stakeholder_update_delivered", f"{update} delivered to {channel}"
+        message += f" after {tries}"
+    elif n.status == DeliveryStatus.FAILED.value:
+        kind = "stakeholder_update_failed"
+        message = f"{update} not delivered to {channel}: gave up after {tries} — {error}"
+    elif n.attempts == 1:
+        kind = "stakeholder_update_failed"
+        message = f"{update} not delivered to {channel} yet: retrying — {error}"
+    else:
+        return
+    data = {"notification_id": n.id, "update_id": n.data.get("update_id")}
+    timeline.record(session, n.subject_type, n.subject_id, kind, message, data=data, at=at)

@@ -5,14 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from tocsin.auth.schemas import UserRef
-from tocsin.paging.addresses import apprise_understands
+from tocsin.paging.addresses import HIDDEN, apprise_understands, redacted
 from tocsin.paging.models import Channel, DeliveryStatus, PageStatus
 from tocsin.schemas import EMAIL_PATTERN, Id, IdCursor, Input, Integer, Label, Output, Text
 
 Address = Annotated[str, Field(min_length=3, max_length=2048)]
+# An address as Tocsin shows it back: scheme and host only, the rest (tokens) hidden.
+ShownAddress = Annotated[
+    str,
+    AfterValidator(redacted),
+    Field(description="Scheme and host only (json://chat.example:8229/…): never a secret."),
+]
 
 
 class ContactMethodCreate(Input):
@@ -28,6 +34,8 @@ class ContactMethodCreate(Input):
         address = self.address.strip()
         if "\x00" in address or any(c.isspace() for c in address):
             raise ValueError("the address must not contain spaces")
+        if HIDDEN in address:
+            raise ValueError("type the whole address: a shortened one (with …) cannot be used")
         if self.channel is Channel.EMAIL and not EMAIL_PATTERN.match(address):
             raise ValueError("an email contact needs an email address")
         if self.channel is Channel.WEBHOOK and not address.startswith(("http://", "https://")):
@@ -46,7 +54,7 @@ class ContactMethodCreate(Input):
 class ContactMethodOut(Output):
     id: int
     channel: Channel
-    address: str
+    address: ShownAddress
     label: str
     created_at: datetime
 
@@ -101,7 +109,7 @@ class NotificationOut(Output):
     id: int
     purpose: str
     channel: Channel
-    address: str
+    address: ShownAddress
     label: str
     title: str
     status: DeliveryStatus

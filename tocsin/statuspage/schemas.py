@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from tocsin.paging.addresses import HIDDEN
 from tocsin.schemas import (
     EMAIL_PATTERN,
     MAX_EMAIL_LENGTH,
@@ -323,6 +324,8 @@ class SubscriberCreate(Input):
         address = self.address
         if "\x00" in address or any(c.isspace() for c in address):
             raise ValueError("the address must not contain spaces")
+        if HIDDEN in address:
+            raise ValueError("type the whole address: a shortened one (with …) cannot be used")
         if self.kind is SubscriberKind.EMAIL:
             if not EMAIL_PATTERN.match(address) or len(address) > MAX_EMAIL_LENGTH:
                 raise ValueError("an email subscriber needs an email address")
@@ -345,7 +348,7 @@ class SubscriberOut(Output):
     id: int
     page_id: int
     kind: SubscriberKind
-    address: str
+    address: str = Field(description="A webhook's scheme and host only: never its token.")
     component_ids: list[int]
     components: list[str]
     confirmed_at: datetime | None

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from tocsin.auth.permissions import Role, has_role
 from tocsin.deps import CurrentUser, DbSession, IdPath
 from tocsin.errors import TocsinError
+from tocsin.paging.addresses import redacted
 from tocsin.statuspage import service, subscribers
 from tocsin.statuspage.schemas import SubscriberCreate
 from tocsin.web.forms import FormBody, parse, text
@@ -50,8 +51,10 @@ def add_subscriber(
     except TocsinError as refused:
         return redirect(_here(page_id), f"error|{refused.message}")
     if added.confirmed_at is None:
-        return redirect(_here(page_id), f"ok|{added.address} is asked to confirm by mail.")
-    return redirect(_here(page_id), f"ok|{added.address} is subscribed.")
+        return redirect(
+            _here(page_id), f"ok|{redacted(added.address)} is asked to confirm by mail."
+        )
+    return redirect(_here(page_id), f"ok|{redacted(added.address)} is subscribed.")
 
 
 @router.post("/status-pages/{page_id}/subscribers/{subscriber_id}/delete")

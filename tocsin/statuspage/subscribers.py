@@ -32,6 +32,7 @@ from tocsin.config import get_settings
 from tocsin.db import claim_rows, now
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.paging import service as paging
+from tocsin.paging.addresses import redacted
 from tocsin.paging.models import Channel, Notification
 from tocsin.statuspage import form_guard, snapshot, v2, workflow
 from tocsin.statuspage.models import (
@@ -111,7 +112,7 @@ def overview(session: Session, actor: User, page_id: int) -> list[dict[str, Any]
             "id": s.id,
             "page_id": s.page_id,
             "kind": s.kind,
-            "address": s.address,
+            "address": redacted(s.address),
             "component_ids": [link.component_id for link in s.components],
             "components": [names[c.component_id] for c in s.components if c.component_id in names],
             "confirmed_at": s.confirmed_at,
@@ -186,7 +187,9 @@ def add_subscriber(
     require_responder(actor, "add status page subscribers")
     page = _page(session, page_id)
     if _existing(session, page, data.kind.value, data.address) is not None:
-        raise Conflict(f"{data.address} is already subscribed to {page.name}.", field="address")
+        raise Conflict(
+            f"{redacted(data.address)} is already subscribed to {page.name}.", field="address"
+        )
     components = _components_by_id(session, page, data.component_ids)
     at = now()
     confirmed = data.kind is SubscriberKind.WEBHOOK or data.skip_confirmation
@@ -199,7 +202,9 @@ def add_subscriber(
         components=[SubscriberComponent(component_id=c.id) for c in components],
     )
     session.add(subscriber)
-    taken = Conflict(f"{data.address} is already subscribed to {page.name}.", field="address")
+    taken = Conflict(
+        f"{redacted(data.address)} is already subscribed to {page.name}.", field="address"
+    )
     try:
         session.flush()
     except IntegrityError:  # the same address, added at the same moment
@@ -213,7 +218,7 @@ def add_subscriber(
         "status_page.subscriber_added",
         "status_page",
         page.id,
-        f"Subscriber {data.address} ({data.kind.value}) added to {page.name}",
+        f"Subscriber {redacted(data.address)} ({data.kind.value}) added to {page.name}",
         {"components": [c.name for c in components], "confirmed": confirmed},
     )
     session.commit()
@@ -340,7 +345,7 @@ def remove_subscriber(session: Session, actor: User, page_id: int, subscriber_id
         "status_page.subscriber_removed",
         "status_page",
         page.id,
-        f"Subscriber {subscriber.address} removed from {page.name}",
+        f"Subscriber {redacted(subscriber.address)} removed from {page.name}",
     )
     session.delete(subscriber)
     session.commit()

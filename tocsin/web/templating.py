@@ -20,6 +20,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, se
 
 from tocsin.db import now
 from tocsin.errors import TocsinError
+from tocsin.paging.addresses import redacted
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = (
@@ -80,6 +81,8 @@ def build_environment() -> Environment:
     env = Environment(loader=_loader(), autoescape=select_autoescape(["html"]))
     env.filters["since"] = lambda value: duration(now() - value) if value else ""
     env.filters["ago"] = ago
+    # A channel's address as it may be shown: scheme and host, never a token or password.
+    env.filters["redacted"] = redacted
     env.filters["duration"] = duration
     env.filters["iso"] = lambda value: value.isoformat() if value else ""
     env.filters["urlencode_path"] = lambda value: quote(str(value), safe="")
