@@ -5,6 +5,10 @@ A test module imports the fixtures (`browser_fixture`, `one_database_fixture`,
 `open_page_fixture`, and `live_server` from tests/live_server.py) and sets
 `pytestmark = BROWSER_MARKS`. A module may set `BROWSER_TIME_ZONE` for its contexts (the
 on-call pages show local times).
+
+Every page opened through `open_page` is watched for Content-Security-Policy violations
+(something the policy refused: an inline script, a handler, a foreign source); a test that
+caused one fails when it ends, so the policy and the pages cannot drift apart unseen.
 """
 
 from __future__ import annotations
@@ -59,10 +63,25 @@ def one_database_fixture(db) -> None:
         pytest.skip("browser journeys run on SQLite only; the pages are the same on PostgreSQL")
 
 
+# Chromium reports each refusal on the console too; this makes sure with the DOM's own event.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`Content Security Policy violation: ${event.violatedDirective} ` +
+    `blocked ${event.blockedURI || "inline"} at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
+def csp_violations(messages: list[str]) -> list[str]:
+    return [m for m in messages if "Content Security Policy" in m or "Content-Security-Policy" in m]
+
+
 @pytest.fixture(name="open_page")
 def open_page_fixture(request, browser, live_server):
-    """A fresh browser context (its own cookies) at a viewport; closed after the test."""
+    """A fresh browser context (its own cookies) at a viewport; closed after the test, which
+    fails if any of its pages met a Content-Security-Policy violation."""
     contexts = []
+    console: list[str] = []
     time_zone = getattr(request.module, "BROWSER_TIME_ZONE", None)
 
     def open_at(viewport: dict[str, int] = DESKTOP, phone: bool = False):
@@ -75,12 +94,20 @@ def open_page_fixture(request, browser, live_server):
             **({"timezone_id": time_zone} if time_zone else {}),
         )
         context.set_default_timeout(10_000)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on(
+            "console",
+            lambda message: console.append(
+                f"{message.page.url if message.page else ''}: {message.text}"
+            ),
+        )
         contexts.append(context)
         return context.new_page()
 
     yield open_at
     for context in contexts:
         context.close()
+    assert not csp_violations(console), "\n".join(csp_violations(console))
 
 
 def log_in(page, user: User, then: str = "/incidents") -> None:

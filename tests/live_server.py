@@ -74,13 +74,23 @@ def wait_until_healthy(url: str, thread: threading.Thread, deadline: float) -> N
     raise TimeoutError(f"{url}/healthz did not answer within {deadline}s: {last_error}")
 
 
-def start_live_server(settings: Settings, database: Database) -> LiveServer:
+def start_live_server(
+    settings: Settings, database: Database, forwarded_allow_ips: str | None = None
+) -> LiveServer:
+    """`forwarded_allow_ips`: the proxies whose X-Forwarded-* uvicorn believes (its default,
+    127.0.0.1, when None)."""
     sock = bind_free_port()
     host, port = sock.getsockname()
     url = f"http://{host}:{port}"
     app_settings = settings.model_copy(update={"base_url": url, "run_engine": False})
     app = create_app(app_settings, database)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
     server = uvicorn.Server(config)
 
     def serve() -> None:

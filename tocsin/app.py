@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
@@ -48,7 +47,7 @@ from tocsin.statuspage.cache import PublicFastPath, StatusCache
 from tocsin.web import health
 from tocsin.web.errors import install_error_handlers
 from tocsin.web.middleware import BodyLimit, SecurityHeaders
-from tocsin.web.templating import render_error_page
+from tocsin.web.templating import render, render_error_page
 
 # Refusals on the PagerDuty endpoint speak PagerDuty, whatever refuses them.
 CONTRACT_SHAPES = {"/v2/enqueue": alert_receivers.pagerduty_refusal}
@@ -100,11 +99,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     # Innermost: the sender endpoints skip FastAPI's routing (alerts/fastpath.py).
     app.add_middleware(IngestFastPath, state=app.state)
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, shapes=CONTRACT_SHAPES)
-    # Outermost: fresh public status documents are answered before anything else runs, with
-    # the same security headers (statuspage/cache.py).
+    # Fresh public status documents are answered before FastAPI's routing (statuspage/cache.py).
     app.add_middleware(PublicFastPath, cache=app.state.status_cache)
+    # Outermost, so that every answer carries them, whoever gives it.
+    app.add_middleware(
+        SecurityHeaders, base_url=settings.base_url, hsts_seconds=settings.hsts_seconds
+    )
     install_error_handlers(app, render_error_page, CONTRACT_SHAPES)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -150,14 +151,9 @@ def _add_docs(app: FastAPI) -> None:
         return JSONResponse(app.openapi())
 
     @app.get("/docs", include_in_schema=False)
-    def docs(_user: CurrentUser) -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Tocsin API",
-            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
+    def docs(request: Request, _user: CurrentUser) -> HTMLResponse:
+        # Our own page rather than FastAPI's, whose inline script the CSP refuses.
+        return render(request, "api_docs.html")
 
 
 def _tune_gc() -> None:

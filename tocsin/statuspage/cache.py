@@ -43,7 +43,6 @@ from tocsin.db import Database, now
 from tocsin.errors import NotFound
 from tocsin.statuspage import changes, snapshot
 from tocsin.statuspage.models import StatusPage
-from tocsin.web.middleware import SECURITY_HEADERS
 
 log = logging.getLogger("tocsin.statuspage")
 
@@ -376,13 +375,9 @@ class PublicFastPath:
             if rendered is not None:
                 headers = _request_headers(scope["headers"])
                 status, answer_headers, body = answer(rendered, headers, scope["method"] == "HEAD")
-                # Ahead of the SecurityHeaders middleware, so it adds them itself.
+                # Inside SecurityHeaders, which adds its headers to these answers too.
                 await send(
-                    {
-                        "type": "http.response.start",
-                        "status": status,
-                        "headers": answer_headers + SECURITY_HEADERS,
-                    }
+                    {"type": "http.response.start", "status": status, "headers": answer_headers}
                 )
                 await send({"type": "http.response.body", "body": body})
                 return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,22 +20,68 @@ SECURITY_HEADERS = [
 ]
 
 
+CSP_NONCE = "csp_nonce"  # request.state.csp_nonce: for a <script nonce="..."> that must stay inline
+
+
+def content_security_policy(nonce: str) -> bytes:
+    """Only Tocsin's own files run as script (inline script only with this answer's nonce; no
+    inline handlers, no javascript: links); no plugins, no <base>, no framing, and forms post
+    only to Tocsin. Inline style attributes stay allowed: they cannot run code."""
+    return (
+        "default-src 'self'; "
+        f"script-src 'self' 'nonce-{nonce}'; "
+        "style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; "
+        "object-src 'none'; "
+        "base-uri 'none'; "
+        "frame-ancestors 'none'; "
+        "form-action 'self'"
+    ).encode()
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """The headers every answer carries; a Content-Security-Policy with a fresh nonce on each
+    HTML page; Strict-Transport-Security when served over https.
+
+    Https means the base URL is https, or the request came as https: directly, or through a
+    proxy the operator trusts (uvicorn believes X-Forwarded-Proto only from
+    TOCSIN_TRUSTED_PROXIES and puts it in the scope's scheme)."""
+
+    def __init__(self, app: ASGIApp, base_url: str = "", hsts_seconds: int = 31_536_000) -> None:
         self.app = app
+        self.always_https = base_url.startswith("https://")
+        self.hsts = (
+            [(b"strict-transport-security", f"max-age={hsts_seconds}".encode())]
+            if hsts_seconds > 0
+            else []
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        nonce = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        scope.setdefault("state", {})[CSP_NONCE] = nonce
+        https = self.always_https or scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+                headers = list(message.get("headers", [])) + SECURITY_HEADERS
+                if https:
+                    headers += self.hsts
+                if _is_html(headers):
+                    headers.append((b"content-security-policy", content_security_policy(nonce)))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.startswith(b"text/html")
+        for name, value in headers
+    )
 
 
 # A path that speaks someone else's contract answers its refusals in that contract's shape:

@@ -120,6 +120,8 @@ def render(
     page = {
         "user": getattr(request.state, "user", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
+        # For a <script nonce="{{ csp_nonce }}"> that cannot be a file (web/middleware.py).
+        "csp_nonce": getattr(request.state, "csp_nonce", ""),
         "flash": read_flash(request),
         "local_time": lambda value, fmt="%Y-%m-%d %H:%M %Z": local_time(request, value, fmt),
         "now": now(),

@@ -97,6 +97,15 @@
       el.after(copy);
     });
 
+    // "Go back" on an error page returns to the page before (a link home without script).
+    document.querySelectorAll("a[data-back]").forEach((link) => {
+      link.addEventListener("click", (event) => {
+        if (window.history.length < 2) return;
+        event.preventDefault();
+        window.history.back();
+      });
+    });
+
     // Coming back with the Back button shows the page as it was left: let it be used again.
     window.addEventListener("pageshow", (event) => {
       if (!event.persisted) return;
