@@ -60,6 +60,13 @@ class World:
     fuzz: dict[tuple[str, str], Any] = field(default_factory=dict)  # strategies, per route
 
 
+POSTMORTEM = {
+    "five_whys": [{"why": "Why did checkout fail?", "answer": "A bad release."}],
+    "root_cause": "Release 42 went out without its migration.",
+    "root_cause_category": "Change",
+}
+
+
 def _build_world(database: Database, database_url: str, stack: ExitStack) -> World:
     _empty_tables(database)
     settings_ = Settings(database_url=database_url, run_engine=False, base_url="http://testserver")
@@ -106,10 +113,17 @@ def _build_world(database: Database, database_url: str, stack: ExitStack) -> Wor
         (Status.RESOLVED, {"status": "resolved", "resolution_summary": "Rolled back"}),
         (Status.CLOSED, {"status": "fixing"}),
         (Status.CLOSED, {"status": "resolved", "resolution_summary": "Rolled back"}),
+        (Status.CLOSED, "postmortem approved"),
         (Status.CLOSED, {"status": "closed"}),
         (Status.CANCELLED, {"status": "cancelled", "reason": "Synthetic check misfired"}),
     ]
     for status, move in moves:
+        if move == "postmortem approved":  # a major incident closes once it is approved
+            path = f"/incidents/{world.keys[status]}/postmortem"
+            ok("rita", "PATCH", path, {"base_version": 1, **POSTMORTEM})
+            ok("rita", "POST", f"{path}/status", {"status": "in_review"})
+            ok("ada", "POST", f"{path}/status", {"status": "approved"})
+            continue
         ok("rita", "POST", f"/incidents/{world.keys[status]}/status", move)
     ids["key"] = world.keys[Status.OPEN]
     ids["event"] = ok("rita", "POST", "/incidents/{key}/notes", {"text": "DB at 100%"}, 201)["id"]

@@ -324,7 +324,8 @@ def test_update_with_nothing_to_change_says_so(tocsin, admin, db):
 
 
 def test_resolve_needs_a_summary_then_close_makes_it_final(tocsin, admin, db):
-    tocsin("incident", "declare", "Checkout fails", "-s", "SEV2")
+    # A minor incident: a major one also needs its postmortem approved (test_postmortems.py).
+    tocsin("incident", "declare", "Checkout fails", "-s", "SEV3")
     tocsin("incident", "update", "INC-1", "--status", "fixing")
     unexplained = tocsin("incident", "resolve", "INC-1", code=2)
     assert "Missing option '--summary' / '-m'" in said(unexplained.stderr)
@@ -336,7 +337,7 @@ def test_resolve_needs_a_summary_then_close_makes_it_final(tocsin, admin, db):
     assert resolved["status"] == "resolved"
     assert resolved["resolution_summary"] == "Rolled back release 42"
     closed = tocsin("incident", "close", "INC-1").stdout
-    assert closed.splitlines()[0].startswith("INC-1  SEV2  closed")
+    assert closed.splitlines()[0].startswith("INC-1  SEV3  closed")
     assert "next moves:       none (it is final)" in closed
     assert [kind for kind, _, _ in events_of(db, "INC-1")] == [
         "status_changed",
@@ -800,3 +801,36 @@ def test_alerts_are_listed_acknowledged_and_resolved_from_the_command_line(
     assert "resolved" in tocsin("alert", "list", "--status", "resolved").stdout
     assert "not an alert key" in tocsin("alert", "show", "INC-1", code=1).stderr
     assert "No alert ALR-9" in tocsin("alert", "show", "ALR-9", code=1).stderr
+
+
+# ---------------------------------------------------------------- postmortems
+
+
+def test_a_major_incident_waits_for_its_postmortem_and_the_cli_shows_and_exports_it(
+    tocsin, admin, db, tmp_path
+):
+    tocsin("incident", "declare", "Checkout fails", "-s", "SEV2")
+    tocsin("incident", "update", "INC-1", "--status", "fixing")
+    tocsin("incident", "resolve", "INC-1", "-m", "Rolled back release 42")
+    refused = tocsin("incident", "close", "INC-1", code=1)
+    assert said(refused.stderr).startswith(
+        "INC-1 is a major incident (SEV2) and closes only once its postmortem is approved. "
+        "Its postmortem (owner Ada Admin) is a draft"
+    )
+    listing = tocsin("postmortem", "list").stdout.splitlines()
+    assert listing[1].split()[:4] == ["INC-1", "draft", "Ada", "Admin"]
+    assert tocsin("postmortem", "list", "--status", "published").stdout.strip() == (
+        "No postmortems match."
+    )
+    shown = tocsin("postmortem", "show", "INC-1").stdout
+    assert shown.startswith("Postmortem of INC-1: Checkout fails\n  status: Draft   version: 1")
+    assert "Impact:\n  Duration: " in shown
+    as_json = json.loads(tocsin("postmortem", "show", "INC-1", "--json").stdout)
+    assert as_json["status"] == "draft" and as_json["allowed_moves"] == ["in_review"]
+    exported = tocsin("postmortem", "export", "INC-1").stdout
+    assert exported.startswith("# Postmortem: INC-1 Checkout fails\n")
+    target = tmp_path / "inc-1.md"
+    tocsin("postmortem", "export", "INC-1", "-o", str(target))
+    assert target.read_text(encoding="utf-8") == exported
+    missing = tocsin("postmortem", "show", "INC-2", code=1)
+    assert "No incident INC-2. (field: key)" in missing.stderr

@@ -20,6 +20,8 @@ from tocsin.catalogue.schemas import ProductCreate, ServiceCreate
 from tocsin.deps import SESSION_COOKIE
 from tocsin.incidents import service as incidents
 from tocsin.incidents.schemas import IncidentCreate, StatusChange
+from tocsin.postmortems import service as postmortems
+from tocsin.postmortems.schemas import PostmortemSave, StatusMove
 
 
 @dataclass
@@ -97,11 +99,27 @@ def catalogue_ids(db, admin) -> dict[str, int]:
 
 
 @pytest.fixture
-def declare(db) -> Callable[..., str]:
+def declare(db, make_user) -> Callable[..., str]:
     """Declares through the service (fast set-up); returns the key."""
+    approvers: list[User] = []
+
+    def approve_postmortem(session, actor: User, key: str) -> None:
+        """A major incident closes once its postmortem is approved, by someone else."""
+        complete = PostmortemSave(
+            base_version=1,
+            five_whys=[{"why": "Why?", "answer": "Because."}],
+            root_cause="A bad release.",
+            root_cause_category="Change",
+        )
+        postmortems.save(session, actor, key, complete)
+        postmortems.move(session, actor, key, StatusMove(status="in_review"))
+        approver = session.get(User, approvers[0].id)
+        postmortems.move(session, approver, key, StatusMove(status="approved"))
 
     def declare_as(user: User, summary: str, severity: str = "SEV2", **fields) -> str:
         status = fields.pop("status", None)
+        if status == "closed" and not approvers:
+            approvers.append(make_user(Role.ADMIN, name="Ann Approver"))
         with db.begin() as session:
             actor = session.get(User, user.id)
             data = IncidentCreate(summary=summary, severity=severity, **fields)
@@ -110,6 +128,10 @@ def declare(db) -> Callable[..., str]:
             if status in ("closed", "cancelled"):
                 path = ["fixing", "resolved", "closed"] if status == "closed" else ["cancelled"]
             for step in path:
+                if step == "closed" and postmortems.is_major(
+                    incidents.get_incident(session, actor, key)
+                ):
+                    approve_postmortem(session, actor, key)
                 change = StatusChange(status=step, resolution_summary="fixed", reason="test")
                 incidents.change_status(session, actor, key, change)
             return key

@@ -37,6 +37,8 @@ from tocsin.oncall import api as oncall_api
 from tocsin.oncall import views as oncall_views
 from tocsin.paging import api as paging_api
 from tocsin.paging import views as paging_views
+from tocsin.postmortems import api as postmortems_api
+from tocsin.postmortems import service as postmortems
 from tocsin.reports import api as reports_api
 from tocsin.reports import views as reports_views
 from tocsin.statuspage import api as statuspage_api
@@ -96,6 +98,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.ingest = ingest
     app.state.status_cache = StatusCache(settings.base_url, db)
     statuspage_subscribers.use_base_url(settings.base_url)  # links in subscriber mail
+    postmortems.use_settings(settings)  # major severities, due dates, approvers
 
     # Innermost: the sender endpoints skip FastAPI's routing (alerts/fastpath.py).
     app.add_middleware(IngestFastPath, state=app.state)
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         statuspage_api.router,
         comms_api.router,
         comms_api.room_router,
+        postmortems_api.router,
     )
     for router in api_routers:
         app.include_router(router, prefix="/api/v1")

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     trusted_proxies: str = "127.0.0.1"
     # Strict-Transport-Security max-age, sent when served over https; 0 sends none.
     hsts_seconds: int = 31_536_000
+    # Major incidents: resolving one starts its postmortem, closing it needs that approved.
+    postmortem_severities: str = "SEV1,SEV2"
+    # Working days (Monday to Friday) from resolution to the postmortem's due date.
+    postmortem_due_business_days: int = 5
+    # Who approves postmortems besides admins: "service:NAME=email ...; team:NAME=email ...".
+    postmortem_approvers: str = ""
 
     @field_validator("update_cadence")
     @classmethod
@@ -77,6 +83,21 @@ class Settings(BaseSettings):
     def outbound_allowlist(self) -> Allowlist:
         """The parsed TOCSIN_OUTBOUND_ALLOW."""
         return Allowlist.parse(self.outbound_allow)
+
+    @field_validator("postmortem_approvers")
+    @classmethod
+    def _approvers(cls, value: str) -> str:
+        from tocsin.postmortems.workflow import parse_approvers  # pure rules
+
+        parse_approvers(value)
+        return value
+
+    @field_validator("postmortem_due_business_days")
+    @classmethod
+    def _due_days(cls, value: int) -> int:
+        if not 0 <= value <= 60:
+            raise ValueError("must be between 0 and 60 working days")
+        return value
 
     @property
     def secure_cookies(self) -> bool:

@@ -9,6 +9,7 @@ from tocsin.db import Base
 from tocsin.incidents import models as incident_models
 from tocsin.oncall import models as oncall_models
 from tocsin.paging import models as paging_models
+from tocsin.postmortems import models as postmortem_models
 from tocsin.statuspage import models as statuspage_models
 from tocsin.timeline import models as timeline_models
 
@@ -24,6 +25,7 @@ __all__ = [
     "metadata",
     "oncall_models",
     "paging_models",
+    "postmortem_models",
     "statuspage_models",
     "timeline_models",
 ]

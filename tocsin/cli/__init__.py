@@ -14,6 +14,7 @@ import typer
 from tocsin.cli.alerts import alert_app
 from tocsin.cli.incidents import incident_app
 from tocsin.cli.oncall import oncall_app
+from tocsin.cli.postmortems import postmortem_app
 from tocsin.cli.server import db_app, serve, worker
 from tocsin.cli.users import user_app
 
@@ -27,6 +28,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(incident_app, name="incident")
 app.add_typer(alert_app, name="alert")
 app.add_typer(oncall_app, name="oncall")
+app.add_typer(postmortem_app, name="postmortem")
 
 
 def main() -> None:  # pragma: no cover - console entry point

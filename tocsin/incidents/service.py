@@ -7,6 +7,7 @@ everyone but their participants and admins.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, exists, func, or_, select, true, update
@@ -49,6 +50,11 @@ def _visible_to(actor: User) -> ColumnElement[bool]:
             IncidentParticipant.user_id == actor.id,
         ),
     )
+
+
+def visible_to(actor: User) -> ColumnElement[bool]:
+    """For a higher domain's lists (postmortems): the incidents `actor` may see."""
+    return _visible_to(actor)
 
 
 def can_see(session: Session, actor: User, incident: Incident) -> bool:
@@ -435,6 +441,24 @@ def update_incident(session: Session, actor: User, key: str, data: IncidentUpdat
 
 # ---------------------------------------------------------------- the workflow
 
+# A higher domain's part in the workflow, registered at its import: `(session, actor, incident,
+# from, to)`. Guards run before anything changes and refuse by raising (postmortems: a major
+# incident closes only once its postmortem is approved); follow-ups run after the move, in
+# its transaction (postmortems: resolving a major incident starts its postmortem).
+WorkflowStep = Callable[[Session, User, Incident, Status, Status], None]
+_guards: list[WorkflowStep] = []
+_followups: list[WorkflowStep] = []
+
+
+def add_workflow_guard(step: WorkflowStep) -> None:
+    if step not in _guards:
+        _guards.append(step)
+
+
+def add_workflow_followup(step: WorkflowStep) -> None:
+    if step not in _followups:
+        _followups.append(step)
+
 
 def change_status(session: Session, actor: User, key: str, change: StatusChange) -> Incident:
     incident = _act(session, actor, key, "move incidents through their workflow")
@@ -454,6 +478,8 @@ def change_status(session: Session, actor: User, key: str, change: StatusChange)
         raise Conflict(str(refused), field="status", code="illegal_transition") from None
     except workflow.MissingExplanation as missing:
         raise InvalidInput(str(missing), field=missing.field) from None
+    for guard in _guards:
+        guard(session, actor, incident, current, target)
     incident.status = target.value
     incident.acknowledged_at = after.acknowledged_at
     incident.resolved_at = after.resolved_at
@@ -482,6 +508,8 @@ def change_status(session: Session, actor: User, key: str, change: StatusChange)
         message,
         {"status": [current.value, target.value]},
     )
+    for followup in _followups:
+        followup(session, actor, incident, current, target)
     session.commit()
     return incident
 

@@ -1,0 +1,1 @@
+"""Learn: a blameless postmortem for every major incident, approved and shared as a blog."""
