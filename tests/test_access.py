@@ -7,6 +7,7 @@ here, where a reviewer sees it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import closing
@@ -620,3 +621,45 @@ def test_a_removed_service_has_no_alert_rules(api_as, admin, world):
     assert ada.get(rules).status_code == 200
     assert ada.delete(f"/api/v1/services/{world['service_id']}").status_code in (200, 204)
     assert_error(ada.get(rules), 404, "not_found")
+
+
+# ---------------------------------------------------------------- what the API documents
+
+
+def test_the_openapi_document_describes_the_errors_as_answered(app, api_as, admin):
+    """Generated clients read the error shape from the document: {"error": {...}}, not the
+    {"detail": [...]} FastAPI would document by default."""
+    schema = api_as(admin).get("/openapi.json").json()
+    assert "HTTPValidationError" not in json.dumps(schema)
+    error = schema["components"]["schemas"]["Error"]
+    assert set(error["properties"]["error"]["required"]) == {"code", "message", "field"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            wanted = {"413", "429"} if path == "/v2/enqueue" else {"404"}
+            if is_api(path):
+                wanted = {"400", "401", "403", "404", "409", "422", "429"}
+                wanted |= {"413"} if method in ("post", "put", "patch") else set()
+            assert wanted <= set(responses), f"{method} {path}: {sorted(responses)}"
+            shape = "PagerDutyError" if path == "/v2/enqueue" else "Error"
+            for status in wanted:
+                body = responses[status]["content"]["application/json"]["schema"]
+                assert body == {"$ref": f"#/components/schemas/{shape}"}, (method, path)
+    # ...and a real refusal has that shape.
+    refused = api_as(admin).post("/api/v1/services", json={"name": ""})
+    assert_error(refused, 422, "invalid", "name")
+
+
+def test_a_405_names_every_method_the_path_answers(app, client):
+    """Starlette's 405 lists the methods of the first route that matched the path only."""
+    served: dict[str, set[str]] = {}
+    for method, path in http_routes(app):
+        served.setdefault(path, set()).add(method)
+    for route in served_routes(app):
+        if route.kind == "http" and "HEAD" in route.methods:
+            served[route.path].add("HEAD")
+    for path, methods in served.items():
+        other = next(m for m in ("PATCH", "PUT", "DELETE", "POST", "GET") if m not in methods)
+        response = client.request(other, concrete(path), headers=SCRIPT)
+        assert response.status_code == 405, (other, path, response.status_code)
+        assert set(response.headers["allow"].split(", ")) == methods, (other, path)

@@ -49,6 +49,7 @@ from tocsin.statuspage.cache import PublicFastPath, StatusCache
 from tocsin.web import health
 from tocsin.web.errors import install_error_handlers
 from tocsin.web.middleware import BodyLimit, SecurityHeaders
+from tocsin.web.openapi import documented_openapi
 from tocsin.web.templating import render, render_error_page
 
 # Refusals on the PagerDuty endpoint speak PagerDuty, whatever refuses them.
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 def _add_docs(app: FastAPI) -> None:
     """The OpenAPI schema and Swagger UI, behind a login like everything else."""
+    app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_user: CurrentUser) -> JSONResponse:

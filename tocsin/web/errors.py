@@ -9,8 +9,10 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from tocsin.errors import TocsinError, TooManyAttempts, Unauthenticated, error_body
 from tocsin.web.middleware import RefusalShapes
@@ -72,6 +74,19 @@ def validation_error(exc: RequestValidationError) -> tuple[int, dict[str, Any]]:
     return 422, error_body("invalid", message, field)
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route answers at `path`. Starlette's 405 names only the methods of
+    the first route that matched the path, though a path is often served by several.
+    Worked out afresh each time: a 405 is rare, and routes may be added after start."""
+    methods = {
+        method
+        for context in iter_route_contexts(app.routes)
+        if context.methods and compile_path(context.path)[0].match(path)
+        for method in context.methods
+    }
+    return sorted(methods)
+
+
 def install_error_handlers(
     app: FastAPI, render_error_page: Any, shapes: RefusalShapes | None = None
 ) -> None:
@@ -109,9 +124,13 @@ def install_error_handlers(
         message = exc.detail if isinstance(exc.detail, str) else code
         if exc.status_code == 404 and message == "Not Found":
             message = f"Nothing at {request.url.path}."
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = allowed_methods(app, request.url.path)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not allowed here; use {' or '.join(allowed)}."
         response = respond(request, exc.status_code, error_body(code, message))
-        if exc.headers:
-            response.headers.update(exc.headers)
+        response.headers.update(headers)
         return response
 
     @app.exception_handler(IntegrityError)
