@@ -319,11 +319,13 @@ def test_running_out_of_levels_still_sends_what_was_queued(
     assert (
         alert_timeline(ada)[-1] == "Paging ran out: every level was paged and nobody acknowledged"
     )
-    [queued] = as_olli.get("/api/v1/me/notifications").json()
+    [queued] = as_olli.get("/api/v1/me/notifications").json()["items"]
     assert queued["status"] == "pending"
     clock.advance(minutes=10)
     run_engine(db)
-    assert as_olli.get("/api/v1/me/notifications").json()[0]["attempts"] == 1  # it was tried
+    assert (
+        as_olli.get("/api/v1/me/notifications").json()["items"][0]["attempts"] == 1
+    )  # it was tried
 
 
 def test_a_deactivated_primary_is_skipped_at_once_not_after_the_delay(

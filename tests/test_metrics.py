@@ -131,7 +131,7 @@ def test_failing_deliveries_and_stalled_escalation_are_visible(
     assert value(samples, "tocsin_notifications", status="pending") == 0
     assert value(samples, "tocsin_notifications_retrying") == 0
     assert value(samples, "tocsin_engine_backlog_seconds", work="delivery") == 0
-    sent = [n["status"] for n in api_as(bob).get("/api/v1/me/notifications").json()]
+    sent = [n["status"] for n in api_as(bob).get("/api/v1/me/notifications").json()["items"]]
     assert sent and set(sent) == {"sent"}  # the retried page, and the rule's reminder since
 
 

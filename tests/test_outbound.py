@@ -255,6 +255,6 @@ def test_send_test_to_an_internal_address_says_refused_and_is_not_retried(
     run_engine(db, Settings(database_url=db.url, outbound_allow="127.0.0.1"))
     clock.advance(hours=2)
     run_engine(db, Settings(database_url=db.url, outbound_allow="127.0.0.1"))
-    sent = viewer.get("/api/v1/me/notifications").json()
+    sent = viewer.get("/api/v1/me/notifications").json()["items"]
     assert {(n["status"], n["attempts"], n["last_error"]) for n in sent} == {("failed", 1, REFUSED)}
     assert listener.connections == []

@@ -207,7 +207,7 @@ def test_a_refusing_mail_server_is_retried_and_the_failure_is_visible(
     )
     smtp_server.refusing = True
     run_engine(db, settings_for(smtp_server))
-    [mine] = api_as(bob).get("/api/v1/me/notifications").json()
+    [mine] = api_as(bob).get("/api/v1/me/notifications").json()["items"]
     assert mine["status"] == "pending" and mine["attempts"] == 1
     assert "451" in mine["last_error"]
     assert any(
@@ -220,15 +220,17 @@ def test_a_refusing_mail_server_is_retried_and_the_failure_is_visible(
 
     clock.advance(seconds=10)
     run_engine(db, settings_for(smtp_server))
-    assert api_as(bob).get("/api/v1/me/notifications").json()[0]["attempts"] == 1  # not due yet
+    assert (
+        api_as(bob).get("/api/v1/me/notifications").json()["items"][0]["attempts"] == 1
+    )  # not due yet
     clock.advance(seconds=25)
     run_engine(db, settings_for(smtp_server))
-    assert api_as(bob).get("/api/v1/me/notifications").json()[0]["attempts"] == 2
+    assert api_as(bob).get("/api/v1/me/notifications").json()["items"][0]["attempts"] == 2
 
     smtp_server.refusing = False
     clock.advance(minutes=2)
     run_engine(db, settings_for(smtp_server))
-    [sent] = api_as(bob).get("/api/v1/me/notifications").json()
+    [sent] = api_as(bob).get("/api/v1/me/notifications").json()["items"]
     assert sent["status"] == "sent" and sent["attempts"] == 3
     assert len(smtp_server.to("bob@example.com")) == 1
     assert "Notified Bob by account email" in timeline(rita, incident["key"])
@@ -483,13 +485,39 @@ def test_a_test_message_checks_a_contact_method_before_it_matters(
 
     [(_headers, body)] = webhook_receiver.received
     assert body["title"] == "Tocsin test: this is how a page reaches you"
-    tests = {n["label"]: n for n in as_bob.get("/api/v1/me/notifications").json()}
+    tests = {n["label"]: n for n in as_bob.get("/api/v1/me/notifications").json()["items"]}
     assert tests["pager app"]["status"] == "sent"
     assert tests["typo"]["status"] == "pending" and tests["typo"]["last_error"]
 
     # Only your own methods.
     someone = api_as(make_user(Role.RESPONDER, name="Eve"))
     assert_error(someone.post(f"/api/v1/me/contact-methods/{hook['id']}/test"), 404)
+
+
+def test_your_notifications_are_paged_with_a_cursor_like_every_list(api_as, make_user):
+    as_bob = api_as(make_user(Role.RESPONDER, name="Bob", email="bob@example.com"))
+    method = as_bob.post(
+        "/api/v1/me/contact-methods", json={"channel": "email", "address": "bob@example.com"}
+    ).json()
+    for _ in range(5):
+        assert as_bob.post(f"/api/v1/me/contact-methods/{method['id']}/test").status_code == 202
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = as_bob.get("/api/v1/me/notifications", params=params).json()
+        seen += [n["id"] for n in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and len(seen) == 5 and seen == sorted(seen, reverse=True)
+    assert as_bob.get("/api/v1/me/notifications").json()["next_cursor"] is None  # 50 a page
+    assert_error(
+        as_bob.get("/api/v1/me/notifications", params={"cursor": "x"}), 422, field="cursor"
+    )
+    assert_error(as_bob.get("/api/v1/me/notifications", params={"limit": 201}), 422, field="limit")
+    someone = api_as(make_user(Role.RESPONDER, name="Eve"))
+    assert someone.get("/api/v1/me/notifications").json() == {"items": [], "next_cursor": None}
 
 
 def test_a_page_to_a_team_deleted_since_does_not_hold_up_other_pages(
@@ -536,7 +564,7 @@ def test_one_page_whose_step_fails_is_retried_while_the_others_fire(
         return real(session, page, at, base_url)
 
     def queued_for_bob() -> list[str]:
-        titles = [n["title"] for n in api_as(bob).get("/api/v1/me/notifications").json()]
+        titles = [n["title"] for n in api_as(bob).get("/api/v1/me/notifications").json()["items"]]
         return sorted("Broken" if "Broken" in t else "Fine" for t in titles)
 
     monkeypatch.setattr(paging, "run_step", failing)

@@ -5,7 +5,9 @@ Pages themselves are reached through their alert or incident, which check who ma
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from tocsin.deps import CurrentUser, DbSession, IdPath
 from tocsin.paging import service
@@ -13,9 +15,11 @@ from tocsin.paging.schemas import (
     ContactMethodCreate,
     ContactMethodOut,
     NotificationOut,
+    NotificationQuery,
     RuleOut,
     RulesReplace,
 )
+from tocsin.schemas import Page
 
 router = APIRouter(tags=["paging"])
 
@@ -57,7 +61,11 @@ def replace_rules(body: RulesReplace, user: CurrentUser, session: DbSession) -> 
     return service.replace_notification_rules(session, user, body.rules)
 
 
-@router.get("/me/notifications", response_model=list[NotificationOut])
-def my_notifications(user: CurrentUser, session: DbSession) -> object:
-    """What was sent to you, newest first, with failures and retries."""
-    return service.notifications_of(session, user)
+@router.get("/me/notifications", response_model=Page[NotificationOut])
+def my_notifications(
+    query: Annotated[NotificationQuery, Query()], user: CurrentUser, session: DbSession
+) -> object:
+    """What was sent to you, newest first, with failures and retries. Pass `next_cursor` back
+    as `cursor` for the next page."""
+    items, next_cursor = service.notification_page(session, user, query)
+    return {"items": items, "next_cursor": next_cursor}

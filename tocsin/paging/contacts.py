@@ -14,7 +14,7 @@ from tocsin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tocsin.paging.addresses import redacted
 from tocsin.paging.models import Channel, ContactMethod, Notification, NotificationRule
 from tocsin.paging.outbox import queue
-from tocsin.paging.schemas import ContactMethodCreate, RuleIn
+from tocsin.paging.schemas import ContactMethodCreate, NotificationQuery, RuleIn
 
 
 def _owner(session: Session, actor: User, user_id: int | None) -> User:
@@ -173,6 +173,18 @@ def notify_user(
         ):
             queued += 1
     return queued
+
+
+def notification_page(
+    session: Session, actor: User, query: NotificationQuery
+) -> tuple[list[Notification], str | None]:
+    """One page of what was sent to `actor`, newest first, and the cursor of the next."""
+    found = select(Notification).where(Notification.user_id == actor.id)
+    if query.cursor:
+        found = found.where(Notification.id < int(query.cursor))
+    rows = list(session.scalars(found.order_by(Notification.id.desc()).limit(query.limit + 1)))
+    page = rows[: query.limit]
+    return page, (str(page[-1].id) if len(rows) > query.limit else None)
 
 
 def notifications_of(session: Session, actor: User, user_id: int | None = None, limit: int = 100):
