@@ -13,7 +13,6 @@ from tocsin.alerts.schemas import (
     AlertSummaryOut,
     AttachToIncident,
     DeclareFromAlert,
-    IncidentLink,
     IntegrationCreate,
     IntegrationCreated,
     IntegrationOut,
@@ -39,10 +38,7 @@ def _shown(
     shape: type[AlertSummaryOut] = AlertOut,
 ) -> AlertSummaryOut:
     """The alert as this caller may see it (a restricted linked incident is redacted)."""
-    out = shape.model_validate(alert)
-    link = service.incident_link(session, user, alert)
-    out.incident = IncidentLink.model_validate(link) if link else None
-    return out
+    return service.alert_out(session, user, alert, shape)
 
 
 def _created(request: Request, integration: object, key: str) -> IntegrationCreated:
@@ -146,7 +142,7 @@ def get_alert(alert_id: IdPath, user: CurrentUser, session: DbSession) -> object
 
 @router.get("/alerts/{alert_id}/timeline", response_model=list[TimelineEventOut], tags=["alerts"])
 def alert_timeline(alert_id: IdPath, user: CurrentUser, session: DbSession) -> object:
-    return service.alert_timeline(session, alert_id)
+    return service.alert_timeline(session, user, alert_id)
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, tags=["alerts"])

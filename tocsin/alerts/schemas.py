@@ -74,8 +74,10 @@ class AlertFilters(Input):
 
 
 class IncidentLink(Output):
-    id: int
-    key: str
+    """The linked incident; to someone who may not see it (restricted), only that it exists."""
+
+    id: int | None
+    key: str | None
     summary: str
     status: str
 

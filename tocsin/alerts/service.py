@@ -10,6 +10,9 @@ service's alerting.
 
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
+
 from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import Session, defer
 
@@ -55,8 +58,9 @@ from tocsin.alerts.rules import (
     rules_of_service,
     unrouted_alerts,
 )
-from tocsin.alerts.schemas import AlertFilters
+from tocsin.alerts.schemas import AlertFilters, AlertOut, AlertSummaryOut, IncidentLink
 from tocsin.alerts.triage import (
+    HIDDEN_INCIDENT,
     acknowledge_alert,
     attach_to_incident,
     declare_incident_from_alert,
@@ -71,6 +75,7 @@ from tocsin.timeline.models import TimelineEvent
 
 __all__ = [
     "HEARTBEAT_DEDUP_KEY",
+    "HIDDEN_INCIDENT",
     "KEY_LENGTH",
     "KEY_LOOKUP",
     "SUBJECT",
@@ -78,6 +83,7 @@ __all__ = [
     "Outcome",
     "Sender",
     "acknowledge_alert",
+    "alert_out",
     "alert_timeline",
     "alerts_of_incident",
     "attach_to_incident",
@@ -163,24 +169,55 @@ def _matches(text_: str) -> ColumnElement[bool]:
 
 def incident_link(session: Session, actor: User, alert: Alert) -> dict[str, object] | None:
     """The linked incident as `actor` may see it: a restricted one they cannot see shows
-    only that it exists, never its summary."""
+    only that it exists, never its key, id or summary."""
     incident = alert.incident
     if incident is None:
         return None
-    link: dict[str, object] = {
+    if not incidents.can_see(session, actor, incident):
+        return {"id": None, "key": None, "status": "restricted", "summary": HIDDEN_INCIDENT}
+    return {
         "id": incident.id,
         "key": incident.key,
         "status": incident.status,
         "summary": incident.summary,
     }
-    if not incidents.can_see(session, actor, incident):
-        link.update(summary="Restricted incident", status="restricted")
-    return link
 
 
-def alert_timeline(session: Session, alert_id: int) -> list[TimelineEvent]:
-    get_alert(session, alert_id)
-    return timeline.events_of(session, SUBJECT, alert_id)
+def alert_out(
+    session: Session, actor: User, alert: Alert, shape: type[AlertSummaryOut] = AlertOut
+) -> AlertSummaryOut:
+    """The alert as `actor` may see it (a list's `shape` leaves out details), for the API
+    and the CLI alike."""
+    out = shape.model_validate(alert)
+    link = incident_link(session, actor, alert)
+    out.incident = IncidentLink.model_validate(link) if link else None
+    return out
+
+
+def alert_timeline(session: Session, actor: User, alert_id: int) -> list[TimelineEvent]:
+    """The alert's history; where it names a restricted incident `actor` may not see
+    ("Linked to INC-7"), that incident reads as one they cannot see."""
+    alert = get_alert(session, alert_id)
+    events = timeline.events_of(session, SUBJECT, alert_id)
+    incident = alert.incident
+    if incident is None or incidents.can_see(session, actor, incident):
+        return events
+    named = re.compile(rf"\b{re.escape(incident.key)}\b")
+    hidden = HIDDEN_INCIDENT.removeprefix("linked to ")
+    return [
+        event
+        if not named.search(event.message)
+        else SimpleNamespace(  # a copy: the stored event never changes
+            id=event.id,
+            at=event.at,
+            kind=event.kind,
+            message=named.sub(hidden, event.message),
+            actor=event.actor,
+            data={k: v for k, v in (event.data or {}).items() if "incident" not in k},
+            starred=event.starred,
+        )
+        for event in events
+    ]
 
 
 def alerts_of_incident(session: Session, incident_id: int, limit: int = 50) -> list[Alert]:

@@ -25,6 +25,17 @@ from tocsin.incidents.workflow import Severity
 from tocsin.paging import service as paging
 from tocsin.timeline import service as timeline
 
+# How a restricted incident reads to someone who may not see it: no key, no id.
+HIDDEN_INCIDENT = "linked to an incident you cannot see"
+
+
+def _linked_incident_words(session: Session, actor: User | None, alert: Alert) -> str:
+    """'linked to INC-7', or that it is linked to one `actor` may not see."""
+    incident = alert.incident
+    if actor is not None and not incidents.can_see(session, actor, incident):
+        return HIDDEN_INCIDENT
+    return f"linked to {incident.key}"
+
 
 def mark_acknowledged(
     session: Session, alert: Alert, actor: User | None, by: str, at: datetime
@@ -114,16 +125,27 @@ def _tell_incident_manager(session: Session, alert: Alert, event_id: int) -> Non
         )
     ):
         return
-    paging.notify_user(
-        session,
-        incident.incident_manager,
-        key=f"alerts-resolved:{incident.id}:{event_id}",
+    words = paging.PageMessage(
         title=f"{incident.key}: every linked alert is resolved",
         body=(
             f"{incident.key} {incident.summary}\n\nEvery alert linked to it is resolved. The "
             "incident stays open until you resolve it: check the impact is over, then resolve "
             "it with what fixed it."
         ),
+    )
+    if incident.restricted:
+        words = paging.restricted_notice(
+            subject_key=incident.key,
+            severity=incident.severity,
+            what="every linked alert is resolved; resolve the incident when the impact is over",
+            link=f"/incidents/{incident.key}",
+        )
+    paging.notify_user(
+        session,
+        incident.incident_manager,
+        key=f"alerts-resolved:{incident.id}:{event_id}",
+        title=words.title,
+        body=words.body,
         purpose="info",
         subject=(incidents.SUBJECT, incident.id),
     )
@@ -156,7 +178,8 @@ def link_to_incident(
         return
     if alert.incident_id is not None:
         raise Conflict(
-            f"{alert.key} is already linked to INC-{alert.incident.number}.", field="alert_id"
+            f"{alert.key} is already {_linked_incident_words(session, actor, alert)}.",
+            field="alert_id",
         )
     alert.incident = incident
     session.flush()
@@ -192,7 +215,8 @@ def declare_incident_from_alert(
     alert = get_alert(session, alert_id)
     if alert.incident_id is not None:
         raise Conflict(
-            f"{alert.key} already belongs to INC-{alert.incident.number}.", field="alert_id"
+            f"{alert.key} is already {_linked_incident_words(session, actor, alert)}.",
+            field="alert_id",
         )
     chosen = severity or routing.INCIDENT_SEVERITY_FOR[AlertSeverity(alert.severity)]
     data = IncidentCreate(

@@ -130,6 +130,8 @@ def list_page(request: Request, user: CurrentUser, session: DbSession) -> Respon
     ]
     context = {
         "alerts": alerts,
+        "hidden_incidents": incidents.hidden_from(session, user),
+        "hidden_incident": service.HIDDEN_INCIDENT,
         "filters": filters,
         "status_value": status_value,
         "tabs": tabs,
@@ -211,7 +213,8 @@ def alert_page(
     context = {
         "alert": alert,
         "incident": _visible_incident(session, user, alert),
-        "timeline": service.alert_timeline(session, alert_id),
+        "hidden_incident": service.HIDDEN_INCIDENT,
+        "timeline": service.alert_timeline(session, user, alert_id),
         "can_act": can_act,
         "links": _web_links(alert.links or []) + annotation_links,
         "annotations": annotations,

@@ -6,11 +6,13 @@ import json
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from tocsin.alerts import service as alerts
 from tocsin.alerts.events import AlertSeverity, AlertStatus
 from tocsin.alerts.models import Alert
-from tocsin.alerts.schemas import AlertFilters, AlertOut, AlertSummaryOut
+from tocsin.alerts.schemas import AlertFilters, AlertSummaryOut
+from tocsin.auth.models import User
 from tocsin.cli.common import ActAs, AsJson, acting_person, command_session, fail, when
 
 alert_app = typer.Typer(help="Alerts from monitoring.", no_args_is_help=True)
@@ -28,16 +30,18 @@ def _alert_id(key: str) -> int:
     return alert_id
 
 
-def _render_alert(alert: Alert, as_json: bool) -> str:
+def _render_alert(session: Session, actor: User, alert: Alert, as_json: bool) -> str:
+    """The alert as `actor` may see it: a restricted incident they may not see stays unnamed."""
+    shown = alerts.alert_out(session, actor, alert)
     if as_json:
-        return AlertOut.model_validate(alert).model_dump_json(indent=2)
+        return shown.model_dump_json(indent=2)
     lines = [
         f"{alert.key}  {alert.severity}  {alert.status}  {alert.title}",
         f"  service: {alert.service.name}   seen {alert.count}x, last {when(alert.last_seen_at)}",
         f"  dedup key: {alert.dedup_key}",
     ]
-    if alert.incident is not None:
-        lines.append(f"  incident: INC-{alert.incident.number}")
+    if shown.incident is not None:
+        lines.append(f"  incident: {shown.incident.key or shown.incident.summary}")
     if alert.suppressed:
         lines.append("  suppressed: the service was in maintenance")
     lines += [f"  link: {link.get('text') or ''} {link['href']}".rstrip() for link in alert.links]
@@ -55,10 +59,12 @@ def alert_list(
     service: Annotated[int | None, typer.Option(help="Service id.", metavar="ID")] = None,
     query: Annotated[str, typer.Option("--query", "-q", help="Text in title, key or source.")] = "",
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    as_email: ActAs = None,
     as_json: AsJson = False,
 ) -> None:
     """List alerts, newest first (open ones unless --status says otherwise)."""
     with command_session(write=False) as session:
+        actor = acting_person(session, as_email)
         chosen = status or [AlertStatus.TRIGGERED, AlertStatus.ACKNOWLEDGED]
         filters = AlertFilters(
             status=chosen, severity=severity or [], service_id=service, q=query, limit=limit
@@ -66,7 +72,11 @@ def alert_list(
         items, _next = alerts.list_alerts(session, filters)
         if as_json:
             shown = json.dumps(
-                [AlertSummaryOut.model_validate(a).model_dump(mode="json") for a in items], indent=2
+                [
+                    alerts.alert_out(session, actor, a, AlertSummaryOut).model_dump(mode="json")
+                    for a in items
+                ],
+                indent=2,
             )
         elif not items:
             shown = "No alerts match."
@@ -80,14 +90,15 @@ def alert_list(
 
 
 @alert_app.command("show")
-def alert_show(key: AlertKey, as_json: AsJson = False) -> None:
-    """Show one alert with its history."""
+def alert_show(key: AlertKey, as_email: ActAs = None, as_json: AsJson = False) -> None:
+    """Show one alert with its history (as --as may see it)."""
     with command_session(write=False) as session:
+        actor = acting_person(session, as_email)
         alert = alerts.get_alert(session, _alert_id(key))
-        lines = [_render_alert(alert, as_json)]
+        lines = [_render_alert(session, actor, alert, as_json)]
         if not as_json:
             lines.append("  history (newest first):")
-            for event in alerts.alert_timeline(session, alert.id):
+            for event in alerts.alert_timeline(session, actor, alert.id):
                 lines.append(f"    {event.at:%Y-%m-%d %H:%M:%S}  {event.message}")
     typer.echo("\n".join(lines))
 
@@ -96,8 +107,9 @@ def alert_show(key: AlertKey, as_json: AsJson = False) -> None:
 def alert_ack(key: AlertKey, as_email: ActAs = None, as_json: AsJson = False) -> None:
     """Acknowledge an alert: someone is on it."""
     with command_session() as session:
-        alert = alerts.acknowledge_alert(session, acting_person(session, as_email), _alert_id(key))
-        shown = _render_alert(alert, as_json)
+        actor = acting_person(session, as_email)
+        alert = alerts.acknowledge_alert(session, actor, _alert_id(key))
+        shown = _render_alert(session, actor, alert, as_json)
     typer.echo(shown)
 
 
@@ -105,6 +117,7 @@ def alert_ack(key: AlertKey, as_email: ActAs = None, as_json: AsJson = False) ->
 def alert_resolve(key: AlertKey, as_email: ActAs = None, as_json: AsJson = False) -> None:
     """Resolve an alert."""
     with command_session() as session:
-        alert = alerts.resolve_alert(session, acting_person(session, as_email), _alert_id(key))
-        shown = _render_alert(alert, as_json)
+        actor = acting_person(session, as_email)
+        alert = alerts.resolve_alert(session, actor, _alert_id(key))
+        shown = _render_alert(session, actor, alert, as_json)
     typer.echo(shown)

@@ -94,7 +94,9 @@ def post_update(
 ) -> object:
     """Sends an update to stakeholder channels and status pages (private ones get `body`,
     public ones `public_body`); the communications manager, incident manager or an admin."""
-    update = service.post_update(session, user, key, body, cadence_of(request))
+    update = service.post_update(
+        session, user, key, body, cadence_of(request), base_url_of(request)
+    )
     delivered = deliveries.of_updates(session, [update]).get(update.id, [])
     return _update_out(update, service.incident_key_of(session, update), delivered)
 

@@ -517,7 +517,12 @@ def _timeline_message(
 
 
 def post_update(
-    session: Session, actor: User, key: str, data: UpdatePost, cadence: Cadence
+    session: Session,
+    actor: User,
+    key: str,
+    data: UpdatePost,
+    cadence: Cadence,
+    base_url: str = "",
 ) -> StakeholderUpdate:
     """Sends one update to the chosen audiences; all of it commits together or nothing does."""
     require_responder(actor, "send stakeholder updates")
@@ -554,6 +559,14 @@ def post_update(
     session.add(update)
     session.flush()
     title, message = _split(body, f"[{incident.key}] Update {number}: {incident.summary}")
+    if incident.restricted:  # outside channels carry its key, severity and link, no text
+        words = paging.restricted_notice(
+            subject_key=incident.key,
+            severity=incident.severity,
+            what=f"stakeholder update {number}",
+            link=f"{base_url.rstrip('/')}/incidents/{incident.key}",
+        )
+        title, message = words.title, words.body
     for channel in channels:
         paging.queue(
             session,
@@ -641,16 +654,27 @@ def _remind_person(
     base_url: str,
 ) -> None:
     link = f"{base_url.rstrip('/')}/incidents/{incident.key}#stakeholder-update"
-    paging.notify_user(
-        session,
-        person,
-        key=f"update-due:{incident.id}:{int(due.timestamp())}:{stage}",
+    words = paging.PageMessage(
         title=f"{incident.key}: a stakeholder update is due",
         body=(
             f"The next stakeholder update for {incident.key} ({incident.severity}: "
             f"{incident.summary}) was due at {_local(person, due)}. You are its {role}.\n\n"
             f"Send it from the incident page: {link}"
         ),
+    )
+    if incident.restricted:
+        words = paging.restricted_notice(
+            subject_key=incident.key,
+            severity=incident.severity,
+            what=f"a stakeholder update was due at {_local(person, due)}",
+            link=link,
+        )
+    paging.notify_user(
+        session,
+        person,
+        key=f"update-due:{incident.id}:{int(due.timestamp())}:{stage}",
+        title=words.title,
+        body=words.body,
         purpose="update_due",
         subject=(SUBJECT, incident.id),
     )

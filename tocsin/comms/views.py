@@ -129,7 +129,9 @@ def send_update(
     }
     try:
         data = parse(UpdatePost, {**split, **values, **status})
-        update = service.post_update(session, user, key, data, cadence_of(request))
+        update = service.post_update(
+            session, user, key, data, cadence_of(request), base_url_of(request)
+        )
     except TocsinError as refused:
         session.rollback()
         draft = service.draft(session, user, key, cadence_of(request))

@@ -602,10 +602,7 @@ def request_handover(
         {"to": target.name, "from": _manager_name(incident)},
     )
     link = f"{base_url.rstrip('/')}/incidents/{incident.key}" if base_url else incident.key
-    paging.notify_user(
-        session,
-        target,
-        key=f"handover:{incident.id}:{int(incident.handover_requested_at.timestamp() * 1000)}",
+    words = paging.PageMessage(
         title=f"[{incident.severity}] {incident.key}: {actor.name} asks you to take over",
         body=(
             f"{actor.name} asks you to take over as incident manager of {incident.key} "
@@ -614,6 +611,20 @@ def request_handover(
             + f"\n\nAccept or decline on the incident page: {link}\n"
             "They stay in charge until you accept."
         ),
+    )
+    if incident.restricted:
+        words = paging.restricted_notice(
+            subject_key=incident.key,
+            severity=incident.severity,
+            what=f"{actor.name} asks you to take over as incident manager",
+            link=link,
+        )
+    paging.notify_user(
+        session,
+        target,
+        key=f"handover:{incident.id}:{int(incident.handover_requested_at.timestamp() * 1000)}",
+        title=words.title,
+        body=words.body,
         purpose="info",
         subject=(SUBJECT, incident.id),
     )
@@ -796,12 +807,27 @@ def _acknowledge_by_link(session: Session, page: paging.Page, user: User) -> Non
     session.commit()
 
 
+def _is_restricted(session: Session, incident_id: int) -> bool:
+    incident = session.get(Incident, incident_id)
+    return incident is None or incident.restricted
+
+
+def _paged(session: Session, incident_id: int, person: User) -> None:
+    """Whoever is paged for an incident takes part in it: they can open it even when it is
+    restricted (the incident manager may page anyone, and they must be able to work it)."""
+    incident = session.get(Incident, incident_id)
+    if incident is not None:
+        _join(session, incident, person)
+
+
 paging.register_subject(
     SUBJECT,
     paging.SubjectHandler(
         acknowledge=_acknowledge_by_link,
         resolve=None,  # resolving an incident needs a resolution summary: open it
         path=lambda _incident_id, key: f"/incidents/{key}",
+        restricted=_is_restricted,
+        paged=_paged,
     ),
 )
 

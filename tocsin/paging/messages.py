@@ -40,3 +40,14 @@ def page_message(
         lines.append(f"Resolve: {resolve_link}")
     lines += ["", "These links work once and expire after a day; Open needs a login."]
     return PageMessage(title=f"[{severity}] {subject_key} {title}"[:300], body="\n".join(lines))
+
+
+def restricted_notice(*, subject_key: str, severity: str, what: str, link: str) -> PageMessage:
+    """For a restricted incident only its key, severity and link leave Tocsin, never its text."""
+    return PageMessage(
+        title=f"[{severity}] {subject_key} {what}"[:300],
+        body=(
+            f"{subject_key} ({severity}): {what}.\n\nOpen: {link}\n\n"
+            "It is restricted: what it is about is shown only in Tocsin, after logging in."
+        ),
+    )

@@ -60,7 +60,7 @@ from tocsin.paging.delivery import (
     renew_lease,
     retry_delay,
 )
-from tocsin.paging.messages import page_message
+from tocsin.paging.messages import PageMessage, page_message, restricted_notice
 from tocsin.paging.models import Page, PageRecipient, PageStatus
 from tocsin.paging.outbox import QUEUE_CHUNK, QUEUED_KEYS_PG, queue, queue_many, queued_keys
 from tocsin.paging.pages import (
@@ -91,6 +91,7 @@ __all__ = [
     "OutboxCounts",
     "Page",
     "PageFacts",
+    "PageMessage",
     "Reach",
     "SubjectHandler",
     "acknowledge_page",
@@ -127,6 +128,7 @@ __all__ = [
     "renew_lease",
     "replace_notification_rules",
     "resolve_subject",
+    "restricted_notice",
     "retry_delay",
     "run_step",
     "start_page",
@@ -231,15 +233,20 @@ def _page_person(
         )
     )
     handler = handler_of(page.subject_type)
+    if handler is not None and handler.paged is not None:
+        handler.paged(session, page.subject_id, person)  # they must be able to work it
+    restricted = handler is not None and handler.restricted is not None
+    restricted = restricted and handler.restricted(session, page.subject_id)
     link = base_url.rstrip("/") + (
         handler.path(page.subject_id, page.subject_key) if handler else "/"
     )
     can_resolve = handler is not None and handler.resolve is not None
     words = page_message(
         subject_key=page.subject_key,
-        title=page.title,
+        # A restricted incident's page carries its key, severity and links, never its text.
+        title="restricted incident: open Tocsin to read it" if restricted else page.title,
         severity=page.severity,
-        service=page_service_name(session, page),
+        service=None if restricted else page_service_name(session, page),
         link=link,
         acknowledge_link=issue_action_link(session, page, person, "acknowledge", at, base_url),
         resolve_link=(
@@ -247,8 +254,8 @@ def _page_person(
             if can_resolve
             else None
         ),
-        note=page.message,
-        paged_by=page.created_by.name if page.created_by else None,
+        note="" if restricted else page.message,
+        paged_by=page.created_by.name if page.created_by and not restricted else None,
     )
     for reach in reaches(session, person):
         queue(
@@ -266,7 +273,7 @@ def _page_person(
                 "page_id": page.id,
                 "subject": page.subject_key,
                 "severity": page.severity,
-                "title": page.title,
+                "title": words.title if restricted else page.title,
                 "link": link,
             },
             due_at=at + timedelta(minutes=reach.delay_minutes),

@@ -21,6 +21,10 @@ class SubjectHandler:
     acknowledge: Callable[[Session, Page, User], None]
     resolve: Callable[[Session, Page, User], None] | None  # None: resolving needs more than a tap
     path: Callable[[int, str], str]  # the subject's page in the web UI, from its id and key
+    # Whether only the subject's key, severity and link may leave Tocsin (a restricted incident).
+    restricted: Callable[[Session, int], bool] | None = None
+    # Called, in the paging transaction, for each person paged about the subject.
+    paged: Callable[[Session, int, User], None] | None = None
 
 
 _subjects: dict[str, SubjectHandler] = {}
