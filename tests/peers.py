@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
@@ -24,16 +25,25 @@ def free_port() -> int:
 
 @dataclass
 class Mailbox:
-    """What the SMTP server received; `refusing` makes it answer 451 (try again later)."""
+    """What the SMTP server received; `refusing` makes it answer 451 (try again later), and
+    a closed `gate` holds each message until it opens (a relay that stalls)."""
 
     url: str = ""
     messages: list[Message] = field(default_factory=list)
     refusing: bool = False
     arrived: threading.Event = field(default_factory=threading.Event)
+    gate: threading.Event | None = None
+    held_from: set[int] = field(default_factory=set)  # client ports of messages at the gate
 
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's handler hook
         if self.refusing:
             return "451 4.3.0 Mail server temporarily unavailable"
+        gate = self.gate
+        if gate is not None and not gate.is_set():
+            self.held_from.add(session.peer[1])
+            while not gate.is_set():
+                await asyncio.sleep(0.02)
+            self.held_from.discard(session.peer[1])
         self.messages.append(
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )
@@ -60,6 +70,9 @@ class Hook:
     url: str = ""
     received: list[tuple[dict[str, str], dict]] = field(default_factory=list)
     status: int = 204
+    # Set, the receiver holds each request until the event is set (a slow receiver).
+    hold: threading.Event | None = None
+    waiting: bool = False
 
 
 @pytest.fixture
@@ -69,7 +82,11 @@ def webhook_receiver() -> Iterator[Hook]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
-            hook.received.append((dict(self.headers), json.loads(self.rfile.read(length))))
+            body = json.loads(self.rfile.read(length))
+            if hook.hold is not None:
+                hook.waiting = True
+                hook.hold.wait(30)
+            hook.received.append((dict(self.headers), body))
             self.send_response(hook.status)
             self.end_headers()
 

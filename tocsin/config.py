@@ -25,8 +25,9 @@ class Settings(BaseSettings):
     # Where email pages go out: smtp://[user:password@]host:port[?starttls=true] or smtps://...
     smtp_url: str | None = None
     mail_from: str = "Tocsin <tocsin@localhost>"
-    # How long a worker may take to send one notification before another may send it again.
-    delivery_lease_seconds: int = 120
+    # How long a claim on a notification lasts unrenewed: a worker renews it while sending, so
+    # what a worker that died was sending goes out again (from another worker) within seconds.
+    delivery_lease_seconds: int = 5
     # How many notifications one worker sends at once (each waits on a mail server or webhook).
     delivery_concurrency: int = 8
     # Freeze start-up objects and collect less often: full collections were the p99 tail

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, text, update
+from sqlalchemy import and_, case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from tocsin.db import claim_rows
@@ -97,24 +99,74 @@ def oldest_due_delivery(session: Session, at: datetime) -> datetime | None:
     return min((t for t in (pending, abandoned) if t is not None), default=None)
 
 
+# A page's notification names its step: page:<page>:r<round>:l<level>:u<person>:<rule>.
+_PAGE_STEP = re.compile(r"^page:\d+:r(\d+):l(\d+):")
+
+
+def _step_of(idempotency_key: str) -> tuple[int, int] | None:
+    found = _PAGE_STEP.match(idempotency_key)
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def _steps_on_their_way(
+    session: Session, page_ids: Collection[int], at: datetime
+) -> dict[int, list[tuple[int, int]]]:
+    """The steps of these pages with a notification being sent (by anyone, alive or not) or
+    due now: a later step of the same page waits for them."""
+    if not page_ids:
+        return {}
+    query = select(Notification.page_id, Notification.idempotency_key).where(
+        UNSENT,
+        Notification.page_id.in_(list(page_ids)),
+        or_(
+            Notification.status == DeliveryStatus.SENDING.value,
+            (Notification.status == DeliveryStatus.PENDING.value) & (Notification.due_at <= at),
+        ),
+    )
+    steps: dict[int, list[tuple[int, int]]] = {}
+    for page_id, key in session.execute(query):
+        step = _step_of(key)
+        if step is not None:
+            steps.setdefault(page_id, []).append(step)
+    return steps
+
+
 def claim_deliveries(
-    session: Session, at: datetime, limit: int, lease: timedelta = timedelta(minutes=2)
+    session: Session, at: datetime, limit: int, lease: timedelta = timedelta(seconds=5)
 ) -> list[Delivery]:
-    """Leases due notifications (and ones whose lease ran out: a worker died sending them)."""
+    """Leases what a worker sends now: due notifications, and ones whose lease ran out (a
+    worker died sending them), up to `limit`. The caller renews the lease while sending.
+
+    A page's later level waits while an earlier level's notification is being sent or is
+    due: levels reach people in order, also when a dead worker's sends come back."""
     query = (
         select(Notification)
         .where(
             or_(
                 (Notification.status == DeliveryStatus.PENDING.value) & (Notification.due_at <= at),
-                (Notification.status == DeliveryStatus.SENDING.value)
-                & (Notification.lease_until <= at),
+                and_(
+                    UNSENT,
+                    Notification.status == DeliveryStatus.SENDING.value,
+                    Notification.lease_until <= at,
+                ),
             )
         )
         .order_by(Notification.due_at, Notification.id)
-        .limit(limit)
+        .limit(limit * 4)
     )
-    claimed = []
-    for n in claim_rows(session, query, Notification):
+    candidates = claim_rows(session, query, Notification)
+    waiting = _steps_on_their_way(session, {n.page_id for n in candidates if n.page_id}, at)
+    claimed: list[Delivery] = []
+    for n in candidates:
+        if len(claimed) >= limit:
+            break
+        if n.status == DeliveryStatus.SENDING.value and n.attempts >= MAX_ATTEMPTS:
+            # The worker of its last attempt stopped: given up, as a last failed send is.
+            _settle(session, n, "the worker sending it stopped during the last attempt", at)
+            continue
+        step = _step_of(n.idempotency_key)
+        if step is not None and any(other < step for other in waiting.get(n.page_id, ())):
+            continue  # an earlier level of its page goes first
         n.status = DeliveryStatus.SENDING.value
         n.lease_until = at + lease
         n.attempts += 1
@@ -134,7 +186,7 @@ def claim_deliveries(
 
 
 def renew_lease(session: Session, delivery: Delivery, at: datetime, lease: timedelta) -> bool:
-    """Takes the lease again just before sending; False if another claim overtook this one.
+    """Extends the lease of a send in progress; False if another claim overtook this one.
 
     The attempt number is the fencing token: a worker whose lease ran out (and was
     reclaimed) finds a newer attempt and does not send.
@@ -164,6 +216,12 @@ def record_delivery(
     n = session.get(Notification, delivery.id)
     if n is None or n.status != DeliveryStatus.SENDING.value or n.attempts != delivery.attempts:
         return  # cancelled meanwhile, or this claim was overtaken after its lease ran out
+    _settle(session, n, error, at, final=final)
+
+
+def _settle(
+    session: Session, n: Notification, error: str | None, at: datetime, *, final: bool = False
+) -> None:
     who = n.user.name if n.user else redacted(n.address)
     how = n.label or n.channel
     if error is not None:  # what a library said may quote the address, secrets and all
