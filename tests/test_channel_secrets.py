@@ -211,6 +211,13 @@ def test_a_shortened_url_is_never_taken_back(
         ),
         422,
     )
+    assert_error(
+        as_admin.post(
+            "/api/v1/status-pages/1/subscribers",
+            json={"kind": "webhook", "address": "https://hooks.example.org/…"},
+        ),
+        422,
+    )
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ def test_a_channel_that_fails_shows_retrying_then_delivered(
     retrying = shown["#broken"]
     assert retrying["state"] == "retrying" and retrying["attempts"] == 1
     assert retrying["words"].startswith("not delivered to #broken yet: retrying — ")
-    assert "500" in retrying["reason"]
+    assert "500" in retrying["reason"] and " - WARNING - " not in retrying["reason"]
     assert "T0KEN" not in json.dumps(shown)
     (first_failure,) = events(db, room.incident_id, "stakeholder_update_failed")
     assert first_failure.startswith("Stakeholder update 1 not delivered to #broken yet: retrying")

@@ -175,7 +175,7 @@ def send_apprise(delivery: Delivery) -> None:
     sender = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
     if not sender.add(delivery.address):
         raise DeliveryError("not an Apprise URL Tocsin can use")
-    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+    with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured:
         sent = sender.notify(title=delivery.title, body=delivery.body)
     if not sent:
         detail = captured.getvalue().strip().splitlines()
