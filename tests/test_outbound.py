@@ -258,3 +258,48 @@ def test_send_test_to_an_internal_address_says_refused_and_is_not_retried(
     sent = viewer.get("/api/v1/me/notifications").json()["items"]
     assert {(n["status"], n["attempts"], n["last_error"]) for n in sent} == {("failed", 1, REFUSED)}
     assert listener.connections == []
+
+
+def test_a_name_is_resolved_once_and_every_answer_checked(
+    listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name that answers an internal address (or a public one beside it) is refused; an
+    allowed one is connected to at the very address that was checked, whatever a later
+    answer for the same name would say."""
+    import socket as sockets
+
+    from tocsin import outbound
+
+    answers = {
+        "metadata.attacker.test": [["127.0.0.2"]],
+        "mixed.attacker.test": [["8.8.8.8", "127.0.0.2"]],
+        # First answer: the allowed sink; any later one would be the metadata service.
+        "rebind.attacker.test": [["127.0.0.1"], ["169.254.169.254"]],
+    }
+    asked: list[str] = []
+    real = outbound._system_getaddrinfo
+
+    def resolver(host, port, *args, **kwargs):
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        rounds = answers[host]
+        chosen = rounds[0] if len(rounds) == 1 else rounds.pop(0)
+        return [
+            (sockets.AF_INET, sockets.SOCK_STREAM, 6, "", (address, int(port)))
+            for address in chosen
+        ]
+
+    monkeypatch.setattr(outbound, "_system_getaddrinfo", resolver)
+    allowed = Settings(outbound_allow="127.0.0.1")
+    for name in ("metadata.attacker.test", "mixed.attacker.test"):
+        for channel, address in addresses_for(name, listener.port):
+            with pytest.raises(channels.DeliveryError, match=REFUSED):
+                channels.send(delivery(channel, address), allowed)
+    assert listener.connections == []
+
+    with pytest.raises(channels.DeliveryError) as failed:  # the listener speaks no HTTP
+        channels.send(delivery("webhook", f"http://rebind.attacker.test:{listener.port}/"), allowed)
+    assert str(failed.value) != REFUSED
+    assert asked.count("rebind.attacker.test") == 1
+    assert listener.connections in (["::ffff:127.0.0.1"], ["127.0.0.1"])
