@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Annotated, Generic, TypeVar
 from zoneinfo import available_timezones
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,7 +29,6 @@ from tocsin.db import as_utc
 
 T = TypeVar("T")
 
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL_LENGTH = 254
 WEB_ADDRESS_PATTERN = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 
@@ -39,9 +39,20 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def email_problem(value: str) -> str | None:
+    """Why `value` is not one email address, if it is not. email-validator, a well-kept
+    library, rather than a pattern: a pattern took `me@example.org,postmaster`, and mail then
+    went to both. No DNS lookup (deliverability is the mail server's business)."""
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as bad:
+        return str(bad)
+    return None
+
+
 def _email(value: str) -> str:
-    if not EMAIL_PATTERN.match(value):
-        raise ValueError("is not an email address")
+    if problem := email_problem(value):
+        raise ValueError(f"is not an email address: {problem}")
     value = value.lower()
     # Lowercasing can lengthen a string ("İ" becomes two characters): check the stored form.
     if len(value) > MAX_EMAIL_LENGTH:

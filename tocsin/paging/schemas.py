@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, model_validator
 from tocsin.auth.schemas import UserRef
 from tocsin.paging.addresses import HIDDEN, apprise_understands, redacted
 from tocsin.paging.models import Channel, DeliveryStatus, PageStatus
-from tocsin.schemas import EMAIL_PATTERN, Id, IdCursor, Input, Integer, Label, Output, Text
+from tocsin.schemas import Id, IdCursor, Input, Integer, Label, Output, Text, email_problem
 
 Address = Annotated[str, Field(min_length=3, max_length=2048)]
 # An address as Tocsin shows it back: scheme and host only, the rest (tokens) hidden.
@@ -36,8 +36,8 @@ class ContactMethodCreate(Input):
             raise ValueError("the address must not contain spaces")
         if HIDDEN in address:
             raise ValueError("type the whole address: a shortened one (with …) cannot be used")
-        if self.channel is Channel.EMAIL and not EMAIL_PATTERN.match(address):
-            raise ValueError("an email contact needs an email address")
+        if self.channel is Channel.EMAIL and (problem := email_problem(address)):
+            raise ValueError(f"an email contact needs one email address: {problem}")
         if self.channel is Channel.WEBHOOK and not address.startswith(("http://", "https://")):
             raise ValueError("a webhook contact needs an http(s):// URL")
         if self.channel is Channel.APPRISE and "://" not in address:

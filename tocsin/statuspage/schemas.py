@@ -14,7 +14,6 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from tocsin.paging.addresses import HIDDEN
 from tocsin.schemas import (
-    EMAIL_PATTERN,
     MAX_EMAIL_LENGTH,
     WEB_ADDRESS_PATTERN,
     Flag,
@@ -28,6 +27,7 @@ from tocsin.schemas import (
     TimeZone,
     Title,
     WebAddress,
+    email_problem,
 )
 from tocsin.statuspage.workflow import ComponentStatus, Impact, IncidentStatus, MaintenanceStatus
 
@@ -327,7 +327,9 @@ class SubscriberCreate(Input):
         if HIDDEN in address:
             raise ValueError("type the whole address: a shortened one (with …) cannot be used")
         if self.kind is SubscriberKind.EMAIL:
-            if not EMAIL_PATTERN.match(address) or len(address) > MAX_EMAIL_LENGTH:
+            if problem := email_problem(address):
+                raise ValueError(f"an email subscriber needs one email address: {problem}")
+            if len(address) > MAX_EMAIL_LENGTH:
                 raise ValueError("an email subscriber needs an email address")
             self.address = address.lower()
         elif not WEB_ADDRESS_PATTERN.match(address):
