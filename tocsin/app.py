@@ -50,6 +50,7 @@ from tocsin.web import health
 from tocsin.web.errors import install_error_handlers
 from tocsin.web.middleware import BodyLimit, SecurityHeaders
 from tocsin.web.openapi import documented_openapi
+from tocsin.web.secret_paths import keep_secrets_out_of_access_log
 from tocsin.web.templating import render, render_error_page
 
 # Refusals on the PagerDuty endpoint speak PagerDuty, whatever refuses them.
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.db = db
+    keep_secrets_out_of_access_log()
     app.state.engine = engine
     app.state.alert_rate_limiter = RateLimiter()
     app.state.integrations = IntegrationDirectory(db)

@@ -6,10 +6,12 @@ always timezone-aware UTC; `now()` is the one clock, replaceable by tests.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +24,7 @@ from sqlalchemy import (
     Select,
     create_engine,
     event,
+    make_url,
     select,
     text,
 )
@@ -202,8 +205,23 @@ def _configure_sqlite(engine: Engine) -> None:
     event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
 
 
+def owner_only_sqlite_file(url: str) -> None:
+    """Creates the SQLite file owner-only (0600) before SQLite would with the umask's mode:
+    it holds channel URLs with their tokens. SQLite gives its -wal and -shm files the
+    database file's mode, so they are owner-only too."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists() or not path.parent.is_dir():
+        return  # an existing file keeps its mode; a missing folder is SQLite's error to give
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        owner_only_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
@@ -251,7 +269,7 @@ class Database:
     def session(self, *, write: bool = True) -> Session:
         return (self._write if write else self._read)()
 
-    @contextmanager
+    @contextlib.contextmanager
     def begin(self) -> Iterator[Session]:
         """A write session for scripts, the CLI and the engine; closed afterwards."""
         session = self.session(write=True)

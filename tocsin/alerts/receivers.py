@@ -333,18 +333,31 @@ async def heartbeat_head(token: str, request: Request) -> JSONResponse:
 
 @router.post("/heartbeats/{token}")
 async def heartbeat(token: str, request: Request) -> JSONResponse:
-    """A ping. Silence past the interval plus grace raises an alert; the next ping resolves it."""
-    database = request.app.state.db
+    """A ping. Silence past the interval plus grace raises an alert; the next ping resolves it.
+
+    The key is checked (read-only, cached) before any write transaction opens, and pings
+    are limited per key like events: anyone can send keys, and only a real one may write."""
+    state = request.app.state
+    directory: IntegrationDirectory = state.integrations
+    ref = await directory.find(token, IntegrationKind.HEARTBEAT)
+    if ref is None:
+        return JSONResponse(error_body("not_found", "No heartbeat has this key."), 404)
+    wait = state.alert_rate_limiter.allow(ref.id, ref.rate_limit_per_minute)
+    if wait:
+        body = error_body("rate_limited", "Too many pings for this heartbeat; retry later.")
+        return Answer(429, body, wait).response()
+    database = state.db
 
     def ping() -> Integration | None:
         with database.begin() as session:
-            integration = service.integration_by_key(session, token)
-            if integration is None or integration.kind != IntegrationKind.HEARTBEAT.value:
+            integration = session.get(Integration, ref.id)
+            if integration is None:  # removed since its key was cached
                 return None
             service.heartbeat_ping(session, integration)
             return integration
 
     integration = await run_in_threadpool(ping)
     if integration is None:
+        directory.forget()
         return JSONResponse(error_body("not_found", "No heartbeat has this key."), 404)
     return JSONResponse({"status": "ok", "next_due_at": integration.heartbeat_due_at.isoformat()})

@@ -115,8 +115,9 @@ def bootstrap_admin(session: Session, email: str, password: str | None) -> tuple
     """On first start, create the first admin. Returns it and its password, or None."""
     if session.scalar(select(func.count()).select_from(User)):
         return None
-    chosen = password or secrets.generate_password()
-    data = UserCreate(email=email, name="Administrator", role=Role.ADMIN, password=None)
+    # A chosen password obeys the same rule as any other (ValidationError otherwise).
+    data = UserCreate(email=email, name="Administrator", role=Role.ADMIN, password=password)
+    chosen = data.password or secrets.generate_password()
     user = _insert_user(session, data, chosen)
     audit.record(session, None, "user.created", "user", user.id, f"First admin {user.email}")
     session.commit()

@@ -25,8 +25,9 @@ def db_upgrade() -> None:
     """Apply every pending migration (safe to run on a live database)."""
     settings = get_settings()
     path = settings.sqlite_path()
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if path is not None and not path.parent.exists():
+        # Owner-only: the folder (./var) holds the database, its tokens included.
+        path.parent.mkdir(mode=0o700, parents=True)
     head = migrations.head_revision()
     with open_database(must_exist=False) as database:
         before = migrations.current_revision(database.engine)
@@ -50,6 +51,12 @@ def _first_admin(database: Database) -> None:
         with database.begin() as session:
             created = auth.bootstrap_admin(session, settings.admin_email, settings.admin_password)
     except ValidationError as invalid:
+        if invalid.errors()[0]["loc"][:1] == ("password",):
+            why = invalid.errors()[0]["msg"].removeprefix("Value error, ")
+            fail(
+                f"Cannot create the first admin from TOCSIN_ADMIN_PASSWORD: {why} "
+                "(a password is 10 to 200 characters). Tocsin did not start."
+            )
         fail(f"Cannot create the first admin from TOCSIN_ADMIN_EMAIL: {first_complaint(invalid)}")
     if not created:
         return

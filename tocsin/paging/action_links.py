@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from tocsin.auth import secrets
 from tocsin.auth.models import User
 from tocsin.db import now
-from tocsin.errors import Conflict, NotFound
+from tocsin.errors import Conflict, Forbidden, NotFound
 from tocsin.paging.models import ActionLink, Page, PageStatus
 from tocsin.paging.subjects import handler_of
 
@@ -46,6 +46,12 @@ def action_link(session: Session, token: str) -> ActionLink:
             link = None
     if link is None:
         raise NotFound("This link is not valid.", code="invalid_link")
+    if not link.user.is_active:
+        # The link acts as its person: it stops when they do, like their logins and tokens.
+        raise Forbidden(
+            "This link no longer works: the account it was sent to is deactivated.",
+            code="link_revoked",
+        )
     if link.used_at is not None:
         page = link.page
         # About the paging, which is what the link acted on: the alert or incident itself

@@ -16,6 +16,7 @@ from starlette.routing import compile_path
 
 from tocsin.errors import TocsinError, TooManyAttempts, Unauthenticated, error_body
 from tocsin.web.middleware import RefusalShapes
+from tocsin.web.secret_paths import path_for_log
 
 log = logging.getLogger("tocsin")
 
@@ -137,7 +138,9 @@ def install_error_handlers(
     async def _constraint(request: Request, exc: IntegrityError) -> Response:
         # The services check uniqueness and references before writing, but a concurrent request
         # can win the race between check and write. The transaction was rolled back.
-        log.info("constraint refused %s %s: %s", request.method, request.url.path, exc.orig)
+        log.info(
+            "constraint refused %s %s: %s", request.method, path_for_log(request.url.path), exc.orig
+        )
         body = error_body(
             "conflict", "This conflicts with what is already stored (a name in use?); retry."
         )
@@ -145,6 +148,6 @@ def install_error_handlers(
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        log.exception("unexpected error on %s %s", request.method, path_for_log(request.url.path))
         body = error_body("internal", "Something went wrong on our side; it has been logged.")
         return respond(request, 500, body)
