@@ -186,7 +186,7 @@ def test_any_failure_while_sending_is_that_attempts_and_is_given_up_in_time(
         "failed (attempt 1): could not send it: ValueError: Port out of range 0-65535"
     )
     assert "hunter2" not in caplog.text
-    shown = as_bob.get("/api/v1/me/notifications").json()
+    shown = as_bob.get("/api/v1/me/notifications").json()["items"]
     assert {(n["channel"], n["status"]) for n in shown} == {
         ("email", "pending"),
         ("webhook", "sent"),
