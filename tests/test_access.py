@@ -563,6 +563,11 @@ NESTED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/status-pages/{page_id}/subscribers"): {"address": "reader@example.com"},
     ("POST", "/api/v1/incidents/{key}/room/messages"): {"body": "x"},
     ("PUT", "/api/v1/incidents/{key}/state-document"): {"body": "x", "base_version": 0},
+    ("POST", "/api/v1/users/{user_id}/contact-methods"): {
+        "channel": "email",
+        "address": "moved@example.com",
+    },
+    ("PUT", "/api/v1/users/{user_id}/notification-rules"): {"rules": []},
 }
 
 

@@ -87,6 +87,14 @@ def current_user(
     if request.method not in SAFE_METHODS and not (
         csrf and secrets.same_token(csrf, login.csrf_token)
     ):
+        if request.url.path.startswith("/api/"):
+            raise Forbidden(
+                "A change made with the login cookie needs the X-CSRF-Token header (the "
+                "csrf_token of your login, found in any Tocsin form); scripts should send an "
+                "API token instead ('Authorization: Bearer <token>').",
+                code="csrf",
+                field="X-CSRF-Token",
+            )
         raise Forbidden(
             "This form expired or came from another site; reload the page and try again.",
             code="csrf_failed",

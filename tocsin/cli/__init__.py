@@ -16,6 +16,7 @@ from tocsin.cli.incidents import incident_app
 from tocsin.cli.oncall import oncall_app
 from tocsin.cli.postmortems import postmortem_app
 from tocsin.cli.server import db_app, serve, worker
+from tocsin.cli.tokens import token_app
 from tocsin.cli.users import user_app
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.command()(serve)
 app.command()(worker)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 app.add_typer(incident_app, name="incident")
 app.add_typer(alert_app, name="alert")
 app.add_typer(oncall_app, name="oncall")

@@ -1,4 +1,5 @@
-"""REST routes for your contact methods, notification rules and notifications.
+"""REST routes for your contact methods, notification rules and notifications, and (for an
+admin moving a team in) anyone's, under /users/{user_id}/.
 
 Pages themselves are reached through their alert or incident, which check who may see them.
 """
@@ -69,3 +70,41 @@ def my_notifications(
     as `cursor` for the next page."""
     items, next_cursor = service.notification_page(session, user, query)
     return {"items": items, "next_cursor": next_cursor}
+
+
+# ---------------------------------------------------------------- anyone's, for an admin
+
+
+@router.get("/users/{user_id}/contact-methods", response_model=list[ContactMethodOut])
+def list_user_contact_methods(user_id: IdPath, user: CurrentUser, session: DbSession) -> object:
+    """Admins: anyone's contact methods (yourself: the same as /me)."""
+    return service.contact_methods_of(session, user, user_id)
+
+
+@router.post("/users/{user_id}/contact-methods", response_model=ContactMethodOut, status_code=201)
+def add_user_contact_method(
+    user_id: IdPath, body: ContactMethodCreate, user: CurrentUser, session: DbSession
+) -> object:
+    """Admins: add a way to reach someone; their first is also their first rule (at once)."""
+    return service.add_contact_method(session, user, body, user_id)
+
+
+@router.delete("/users/{user_id}/contact-methods/{method_id}", status_code=204)
+def delete_user_contact_method(
+    user_id: IdPath, method_id: IdPath, user: CurrentUser, session: DbSession
+) -> Response:
+    service.delete_contact_method(session, user, method_id, user_id)
+    return Response(status_code=204)
+
+
+@router.get("/users/{user_id}/notification-rules", response_model=list[RuleOut])
+def list_user_rules(user_id: IdPath, user: CurrentUser, session: DbSession) -> object:
+    return service.notification_rules_of(session, user, user_id)
+
+
+@router.put("/users/{user_id}/notification-rules", response_model=list[RuleOut])
+def replace_user_rules(
+    user_id: IdPath, body: RulesReplace, user: CurrentUser, session: DbSession
+) -> object:
+    """Admins: someone's rules, e.g. email at once, ntfy after 2 minutes."""
+    return service.replace_notification_rules(session, user, body.rules, user_id)

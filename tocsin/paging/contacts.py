@@ -22,7 +22,7 @@ def _owner(session: Session, actor: User, user_id: int | None) -> User:
     if user_id is None or user_id == actor.id:
         return actor
     if not actor.is_admin:
-        raise Forbidden("Only admins can change someone else's contact methods.")
+        raise Forbidden("Only admins can see or change someone else's contact methods and rules.")
     return auth.get_user(session, user_id)
 
 
@@ -49,9 +49,26 @@ def add_contact_method(
     return method
 
 
-def delete_contact_method(session: Session, actor: User, method_id: int) -> None:
+def contact_methods_of(session: Session, actor: User, user_id: int) -> list[ContactMethod]:
+    """Someone's contact methods: your own, or anyone's for an admin (moving a team in)."""
+    return contact_methods(session, _owner(session, actor, user_id))
+
+
+def notification_rules_of(session: Session, actor: User, user_id: int) -> list[NotificationRule]:
+    return notification_rules(session, _owner(session, actor, user_id))
+
+
+def delete_contact_method(
+    session: Session, actor: User, method_id: int, user_id: int | None = None
+) -> None:
+    """Yours, or (an admin) anyone's; with `user_id`, only if it is that person's."""
+    owner_id = _owner(session, actor, user_id).id if user_id is not None else None
     method = session.get(ContactMethod, method_id)
-    if method is None or (method.user_id != actor.id and not actor.is_admin):
+    if (
+        method is None
+        or (method.user_id != actor.id and not actor.is_admin)
+        or (owner_id is not None and method.user_id != owner_id)
+    ):
         raise NotFound(f"No contact method {method_id}.", field="contact_method_id")
     session.delete(method)
     session.commit()
