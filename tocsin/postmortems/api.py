@@ -127,13 +127,19 @@ def versions(key: KeyPath, user: CurrentUser, session: DbSession) -> object:
     return service.revisions(session, user, key)
 
 
-@router.get("/incidents/{key}/postmortem.md", response_class=PlainTextResponse)
+class MarkdownResponse(PlainTextResponse):
+    """Markdown text, documented as such in /openapi.json (not as text/plain)."""
+
+    media_type = "text/markdown"
+
+
+@router.get("/incidents/{key}/postmortem.md", response_class=MarkdownResponse)
 def export_markdown(
     key: KeyPath,
     user: CurrentUser,
     session: DbSession,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
-) -> PlainTextResponse:
+) -> MarkdownResponse:
     """The postmortem as Markdown."""
     text = service.markdown_of(session, user, key, version)
-    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+    return MarkdownResponse(text)

@@ -56,11 +56,13 @@ WHY = {
     "415": "The body is not sent as JSON.",
     "422": "A value is missing or not allowed; `field` names it.",
     "429": "Too many requests; retry after Retry-After seconds.",
-    "503": "Busy; retry after Retry-After seconds.",
+    "503": "Busy or not ready; retry later.",
 }
 EVERY_OPERATION = ("400", "401", "403", "404", "409", "422", "429")
 WITH_A_BODY = ("413", "415")
 PAGERDUTY = "/v2/enqueue"
+# Readiness answers 503 while the database is unreachable or its schema behind the code.
+NOT_READY = "/readyz"
 # Sender endpoints: a key in the path instead of a login, and their own refusals.
 SENDERS = ("/integrations/", "/heartbeats/")
 
@@ -97,6 +99,9 @@ def _with_errors(path: str, method: str, operation: dict[str, Any]) -> dict[str,
     if path == PAGERDUTY:
         statuses = ("400", "405", "413", "429", "503")
         shape = "#/components/schemas/PagerDutyError"
+    elif path == NOT_READY:
+        statuses = ("503",)
+        shape = "#/components/schemas/Error"
     elif path.startswith(SENDERS):
         statuses = ("400", "404", "413", "422", "429", "503") if has_body else ("404",)
         shape = "#/components/schemas/Error"
@@ -111,7 +116,7 @@ def _with_errors(path: str, method: str, operation: dict[str, Any]) -> dict[str,
                 "content": {"application/json": {"schema": {"$ref": shape}}},
             },
         )
-        if status in ("429", "503"):
+        if status == "429" or (status == "503" and path != NOT_READY):
             responses[status]["headers"] = {
                 "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
             }
