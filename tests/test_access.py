@@ -641,7 +641,7 @@ def test_the_openapi_document_describes_the_errors_as_answered(app, api_as, admi
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             responses = operation["responses"]
-            wanted = {"413", "429"} if path == "/v2/enqueue" else {"404"}
+            wanted = {"/v2/enqueue": {"413", "429"}, "/readyz": {"503"}}.get(path, {"404"})
             if is_api(path):
                 wanted = {"400", "401", "403", "404", "409", "422", "429"}
                 wanted |= {"413"} if method in ("post", "put", "patch") else set()
@@ -668,3 +668,143 @@ def test_a_405_names_every_method_the_path_answers(app, client):
         response = client.request(other, concrete(path), headers=SCRIPT)
         assert response.status_code == 405, (other, path, response.status_code)
         assert set(response.headers["allow"].split(", ")) == methods, (other, path)
+
+
+# ---------------------------------------------------------------- every operation, every role
+
+# What a responder may not do on the API: running Tocsin (people, teams, the service catalogue,
+# the audit log) and the status pages' own settings are an admin's. Read from the route table
+# below, so a new /api/ route that refuses responders must be added here, where a reviewer
+# sees it (and one that should refuse them but does not shows up as missing).
+RESPONDER_REFUSED = {
+    ("POST", "/api/v1/users"),
+    ("PATCH", "/api/v1/users/{user_id}"),
+    ("POST", "/api/v1/teams"),
+    ("PATCH", "/api/v1/teams/{team_id}"),
+    ("DELETE", "/api/v1/teams/{team_id}"),
+    ("POST", "/api/v1/teams/{team_id}/members"),
+    ("DELETE", "/api/v1/teams/{team_id}/members/{user_id}"),
+    ("GET", "/api/v1/audit"),
+    ("POST", "/api/v1/services"),
+    ("PATCH", "/api/v1/services/{service_id}"),
+    ("DELETE", "/api/v1/services/{service_id}"),
+    ("POST", "/api/v1/products"),
+    ("PATCH", "/api/v1/products/{product_id}"),
+    ("DELETE", "/api/v1/products/{product_id}"),
+    ("PATCH", "/api/v1/status-pages/{page_id}"),
+    ("DELETE", "/api/v1/status-pages/{page_id}"),
+    ("POST", "/api/v1/status-pages/{page_id}/groups"),
+    ("PATCH", "/api/v1/status-pages/{page_id}/groups/{group_id}"),
+    ("DELETE", "/api/v1/status-pages/{page_id}/groups/{group_id}"),
+    ("POST", "/api/v1/status-pages/{page_id}/components"),
+    ("DELETE", "/api/v1/status-pages/{page_id}/components/{component_id}"),
+    ("DELETE", "/api/v1/status-pages/{page_id}/incidents/{incident_id}"),
+    ("DELETE", "/api/v1/status-pages/{page_id}/subscribers/{subscriber_id}"),
+    ("PATCH", "/api/v1/stakeholder-channels/{channel_id}"),
+    ("DELETE", "/api/v1/stakeholder-channels/{channel_id}"),
+}
+# Refused to anyone but the person concerned, admins included: only the one asked to take
+# over answers a handover; nobody gives themselves another role through /me.
+REFUSED_TO_OTHERS = {
+    ("POST", "/api/v1/incidents/{key}/handover/accept"),
+    ("POST", "/api/v1/incidents/{key}/handover/decline"),
+    ("PATCH", "/api/v1/me"),
+}
+
+
+def test_every_api_operation_answers_each_role_as_its_rights_say(
+    app, api_as, admin, responder, viewer, world, db
+):
+    """Anonymous: 401. Viewer: reads, changes nothing but their own tokens. Responder: all
+    but RESPONDER_REFUSED. Admin: everything. Nobody gets a 5xx; every refusal is the one
+    error shape. Generated from the route table: a new route is tried the day it lands."""
+    ada = api_as(admin)
+    page = ada.post("/api/v1/status-pages", json={"slug": "shop", "name": "Shop"}).json()
+    ids = {**world, "page_id": page["id"]}
+    attempts = {**api_attempts(world), **NESTED_BODIES}
+    clients = {
+        "anonymous": TestClient(app, raise_server_exceptions=False),
+        "viewer": api_as(viewer),
+        "responder": api_as(responder),
+        "admin": ada,
+    }
+    problems: list[str] = []
+    refused_responder: set[tuple[str, str]] = set()
+    operations = [(m, p) for m, p in http_routes(app) if is_api(p)]
+    # Reads before writes, removals last, so that each write still finds what it changes.
+    operations.sort(key=lambda op: ({"GET": 0, "DELETE": 2}.get(op[0], 1), op[1]))
+    with closing(clients["anonymous"]):
+        for method, path in operations:
+            body = _filled(attempts.get((method, path), {}), ids)
+            for role, client in clients.items():
+                answer = client.request(
+                    method, concrete(path, ids), json=body if method != "GET" else None
+                )
+                status = answer.status_code
+                cell = f"{method} {path} as {role}: {status} {answer.text[:100]}"
+                if status >= 500:
+                    problems.append(cell)
+                    continue
+                if status >= 400:
+                    try:
+                        assert_error(answer, status)
+                    except AssertionError:
+                        problems.append(f"{cell} (not the error shape)")
+                if role == "anonymous" and status != 401:
+                    problems.append(cell)
+                elif role == "viewer" and answer.is_success and method != "GET":
+                    if (method, path) not in VIEWER_MAY and not path.startswith("/api/v1/me"):
+                        problems.append(cell)
+                elif role == "responder" and status == 403:
+                    refused_responder.add((method, path))
+                elif (
+                    role == "admin"
+                    and status in (401, 403)
+                    and (method, path) not in REFUSED_TO_OTHERS
+                ):
+                    problems.append(cell)
+    assert not problems, "\n".join(problems)
+    unexpected = refused_responder - RESPONDER_REFUSED - REFUSED_TO_OTHERS
+    assert not unexpected, f"responders refused, not in RESPONDER_REFUSED: {sorted(unexpected)}"
+    missing = RESPONDER_REFUSED - refused_responder
+    assert not missing, f"responders let through: {sorted(missing)}"
+    assert len(operations) >= 140
+
+
+def test_outside_its_circle_a_restricted_incident_answers_as_one_that_does_not_exist(
+    app, api_as, responder, viewer, make_user, world, db
+):
+    """Every /api/ operation naming an incident, tried by a viewer and a responder who are not
+    in a restricted incident's circle, with its key and with a key no incident has: the same
+    status and the same words (the key aside), so not even its existence shows."""
+    rita = api_as(responder)
+    restricted = rita.post(
+        "/api/v1/incidents",
+        json={"summary": "Payroll data leak", "severity": "SEV1", "restricted": True},
+    ).json()["key"]
+    missing = "INC-999999"
+    otto = make_user(Role.RESPONDER, name="Otto Outsider")
+    outsiders = {"viewer": api_as(viewer), "responder": api_as(otto)}
+    attempts = {**api_attempts(world), **NESTED_BODIES}
+    naming = [
+        (m, p)
+        for m, p in http_routes(app)
+        if is_api(p) and ("{key}" in p or "{key}" in json.dumps(attempts.get((m, p), {})))
+    ]
+    before = snapshot(db)
+    differences = []
+    for method, path in naming:
+        for who, outsider in outsiders.items():
+            answers = []
+            for key in (restricted, missing):
+                ids = {**world, "key": key}
+                body = _filled(attempts.get((method, path), {}), ids)
+                answer = outsider.request(
+                    method, concrete(path, ids), json=body if method != "GET" else None
+                )
+                answers.append((answer.status_code, answer.text.replace(key, "KEY")))
+            if answers[0] != answers[1]:
+                differences.append(f"{method} {path} as {who}: {answers[0]} vs {answers[1]}")
+    assert not differences, "\n".join(differences)
+    assert snapshot(db) == before
+    assert len(naming) >= 20
