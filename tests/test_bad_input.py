@@ -15,15 +15,15 @@ import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
+from pydantic import BaseModel, Strict
 
 from tests.conftest import _empty_tables, assert_error
 from tocsin.app import create_app
@@ -504,6 +504,46 @@ STRICT_TYPES = [
 def test_json_types_are_taken_as_they_are(world, method, path, body, name, value):
     with nothing_written(world):
         assert_refused(send(world, method, path, json={**body, name: value}), 422, "invalid", name)
+
+
+def _loose_fields(model: type[BaseModel], seen: set[type]) -> Iterator[str]:
+    """Numbers and yes/no fields of `model` (and the models inside it) that would convert."""
+    if model in seen:
+        return
+    seen.add(model)
+    for name, info in model.model_fields.items():
+        for kind in _kinds(info.annotation):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                yield from _loose_fields(kind, seen)
+            elif kind in (int, bool, float) and not _strict(info.metadata, info.annotation):
+                yield f"{model.__name__}.{name}"
+
+
+def _kinds(annotation: Any) -> Iterator[Any]:
+    yield annotation
+    for argument in get_args(annotation):
+        yield from _kinds(argument)
+
+
+def _strict(metadata: list[Any], annotation: Any) -> bool:
+    found = [*metadata, *(m for a in _kinds(annotation) for m in getattr(a, "__metadata__", ()))]
+    return any(isinstance(m, Strict) and m.strict for m in found)
+
+
+def test_every_request_body_takes_numbers_and_yes_no_as_json_gives_them(world):
+    """Every body of every route (read from the app): its integers and booleans are strict,
+    so a route added later cannot bring back `true` stored as 1."""
+    loose, bodies = [], 0
+    for context in iter_route_contexts(world.app.routes):
+        field_ = getattr(context.original_route, "body_field", None)
+        if field_ is None:
+            continue
+        bodies += 1
+        model = field_.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            loose += [f"{context.path}: {f}" for f in _loose_fields(model, set())]
+    assert not loose, loose
+    assert bodies >= 60
 
 
 # ---------------------------------------------------------------- refused changes
