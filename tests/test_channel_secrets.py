@@ -235,3 +235,28 @@ def test_a_shortened_url_is_never_taken_back(
 def test_one_function_redacts(address: str, shown: str) -> None:
     assert redacted(address) == shown
     assert json.dumps(redacted(address))  # always a plain string
+
+
+def test_an_error_stored_with_a_whole_url_is_shown_without_it(db, admin, client) -> None:
+    """A notification that failed before errors were cleaned where they are recorded."""
+    from tocsin.paging.models import Notification
+
+    with db.begin() as session:
+        session.add(
+            Notification(
+                idempotency_key="old:1",
+                purpose="stakeholders",
+                channel="apprise",
+                address=f"json://u:{MARK}@chat.example.org/{MARK}",
+                label="#old",
+                title="Old update",
+                body="",
+                status="failed",
+                attempts=8,
+                last_error=f"Failed sending to json://u:{MARK}@chat.example.org/{MARK}",
+            )
+        )
+        session.commit()
+    browser_login(client, admin)
+    health = client.get("/admin/health").text
+    assert "json://chat.example.org/…" in health and MARK not in health

@@ -20,7 +20,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, se
 
 from tocsin.db import now
 from tocsin.errors import TocsinError
-from tocsin.paging.addresses import redacted
+from tocsin.paging.addresses import redact_urls, redacted
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = (
@@ -83,6 +83,8 @@ def build_environment() -> Environment:
     env.filters["ago"] = ago
     # A channel's address as it may be shown: scheme and host, never a token or password.
     env.filters["redacted"] = redacted
+    # Errors stored before they were cleaned at the source may still quote a whole URL.
+    env.filters["redact_urls"] = redact_urls
     env.filters["duration"] = duration
     env.filters["iso"] = lambda value: value.isoformat() if value else ""
     env.filters["urlencode_path"] = lambda value: quote(str(value), safe="")
