@@ -553,8 +553,16 @@ def test_serve_creates_the_first_admin_once(tocsin, db, monkeypatch):
     password = re.search(r"password: (\S+)", first.stdout).group(1)
     assert "email:    admin@example.com" in first.stdout
     assert "engine: off" in first.stdout
+    # Only the proxies in TOCSIN_TRUSTED_PROXIES (127.0.0.1 by default) are believed about
+    # the client's address and https.
     assert served == [
-        {"host": "127.0.0.1", "port": 18199, "log_level": "info", "access_log": False}
+        {
+            "host": "127.0.0.1",
+            "port": 18199,
+            "log_level": "info",
+            "access_log": False,
+            "forwarded_allow_ips": "127.0.0.1",
+        }
     ]
     with db.begin() as session:
         assert auth.authenticate_password(session, "admin@example.com", password).is_admin
