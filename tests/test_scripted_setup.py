@@ -4,12 +4,15 @@ and an admin setting up anyone's contact methods and notification rules (moving 
 
 from __future__ import annotations
 
+import json
+import re
 from contextlib import closing
 
 from fastapi.testclient import TestClient
 
 from tests.conftest import assert_error, browser_login
 from tests.test_cli import tocsin, use_database  # noqa: F401  (fixtures)
+from tocsin.config import get_settings
 
 
 def test_token_create_prints_a_token_that_works_once_shown(tocsin, app, admin):  # noqa: F811
@@ -103,3 +106,76 @@ def test_an_admin_sets_up_someone_elses_contact_methods_and_rules(api_as, admin,
     assert_error(rita.delete(f"{base}/contact-methods/{own['id']}"), 404)
     assert vic.get(f"/api/v1/users/{viewer.id}/contact-methods").json() == []  # their own
     assert_error(ada.get("/api/v1/users/999999/contact-methods"), 404, field="user_id")
+
+
+def test_a_setup_scripted_from_the_command_line_pages_the_right_person(
+    tocsin,  # noqa: F811
+    app,
+    admin,
+    responder,
+    monkeypatch,
+):
+    """Service, integration, policy and its assignment from the shell; then an alert sent to
+    the printed URL pages the person the policy names."""
+    monkeypatch.setenv("TOCSIN_BASE_URL", "https://tocsin.example.com")
+    get_settings.cache_clear()
+    made = json.loads(tocsin("service", "create", "payment-gateway", "--json").stdout)
+    assert made["name"] == "payment-gateway"
+    assert "payment-gateway" in tocsin("service", "list").stdout
+    said = tocsin(
+        "integration", "create", "--service", str(made["id"]), "--name", "Alertmanager eu"
+    ).stdout
+    url = re.search(r"url: (\S+)", said).group(1)
+    assert re.fullmatch(r"https://tocsin\.example\.com/integrations/alertmanager/\w+", url)
+    assert "shown only this once" in said.lower()
+
+    policy = json.loads(
+        tocsin(
+            "policy", "create", "Payments primary", "--level", f"5=user:{responder.email}", "--json"
+        ).stdout
+    )
+    assert [t["name"] for t in policy["levels"][0]["targets"]] == [responder.name]
+    assert "Payments primary" in tocsin("policy", "list").stdout
+    assigned = tocsin(
+        "policy", "assign", "--service", str(made["id"]), "--policy", str(policy["id"])
+    )
+    assert "payment-gateway now pages through Payments primary." in assigned.stdout
+
+    with closing(TestClient(app)) as monitoring:
+        sent = monitoring.post(
+            url.removeprefix("https://tocsin.example.com"), json=alertmanager_firing()
+        )
+        assert sent.status_code in (200, 202), sent.text
+    with closing(TestClient(app)) as client:
+        token = tocsin("token", "create", "--user", admin.email).stdout.strip().splitlines()[-1]
+        alerts = client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"})
+        assert [a["service"]["name"] for a in alerts.json()["items"]] == ["payment-gateway"]
+
+
+def test_the_setup_commands_refuse_clearly(tocsin, admin, responder):  # noqa: F811
+    bad = tocsin("policy", "create", "P", "--level", "soon=user:x@example.com", code=1)
+    assert "is no level" in bad.stderr
+    who = tocsin("policy", "create", "P", "--level", "5=user:ghost@example.com", code=1)
+    assert "No user ghost@example.com." in who.stderr
+    missing = tocsin("integration", "create", "--service", "999", "--name", "x", code=1)
+    assert "999" in missing.stderr
+    refused = tocsin("service", "create", "mine", "--as", responder.email, code=1)
+    assert "admin" in refused.stderr.lower()
+
+
+def alertmanager_firing() -> dict:
+    return {
+        "version": "4",
+        "status": "firing",
+        "receiver": "tocsin",
+        "groupKey": '{}:{alertname="PaymentsDown"}',
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "PaymentsDown", "severity": "critical"},
+                "annotations": {"summary": "Payments are down"},
+                "startsAt": "2026-03-02T08:59:00Z",
+                "fingerprint": "abc123",
+            }
+        ],
+    }

@@ -13,9 +13,12 @@ import typer
 
 from tocsin.cli.alerts import alert_app
 from tocsin.cli.incidents import incident_app
+from tocsin.cli.integrations import integration_app
 from tocsin.cli.oncall import oncall_app
+from tocsin.cli.policies import policy_app
 from tocsin.cli.postmortems import postmortem_app
 from tocsin.cli.server import db_app, serve, worker
+from tocsin.cli.services import service_app
 from tocsin.cli.tokens import token_app
 from tocsin.cli.users import user_app
 
@@ -27,6 +30,9 @@ app.command()(worker)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(service_app, name="service")
+app.add_typer(integration_app, name="integration")
+app.add_typer(policy_app, name="policy")
 app.add_typer(incident_app, name="incident")
 app.add_typer(alert_app, name="alert")
 app.add_typer(oncall_app, name="oncall")
