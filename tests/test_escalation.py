@@ -9,15 +9,18 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
+from sqlalchemy.orm import Session
 
 from tests.alerting import make_integration, run_engine
 from tests.conftest import postgres_only
 from tocsin.auth.models import Role, User
 from tocsin.config import Settings
+from tocsin.engine.escalation import EscalationSteps
 from tocsin.oncall.models import EscalationLevel
 from tocsin.paging import service as paging
 from tocsin.paging.models import DeliveryStatus, Notification, Page, PageRecipient, PageStatus
@@ -383,3 +386,60 @@ def test_a_deactivated_person_is_not_on_call_and_the_layer_beneath_shows_through
     assert ada.get(on_call).json()["user"]["name"] == "Ben"
     ada.patch(f"/api/v1/users/{ben.id}", json={"is_active": False})
     assert ada.get(on_call).json()["user"]["name"] == "Cyd"
+
+
+def test_a_long_pass_times_each_step_when_it_acts_so_no_level_comes_early(
+    db, clock, ada, make_user
+):
+    """A pass over 60 due pages where each batch's commit takes 20 s (a loaded database): the
+    pages of the last batch are paged 40 s after the pass began, and their second level
+    still comes a full 5 minutes after their first, not 5 minutes after the pass began."""
+    first = make_user(Role.RESPONDER, name="First", email="first@example.com")
+    second = make_user(Role.RESPONDER, name="Second", email="second@example.com")
+    service = ada.post("/api/v1/services", json={"name": "checkout"}).json()
+    policy_for(ada, service["id"], [([first.id], 5), ([second.id], 5)])
+    with db.begin() as session:
+        for n in range(60):
+            paging.start_page(
+                session,
+                subject_type="alert",
+                subject_id=10_000 + n,
+                subject_key=f"ALR-{10_000 + n}",
+                title=f"Outage {n}",
+                severity="critical",
+                service_id=service["id"],
+            )
+        session.commit()
+    steps = EscalationSteps(Settings(database_url=db.url, base_url="http://tocsin.test"))
+
+    def slow_commit(_session: Session, transaction) -> None:
+        if transaction.parent is None:  # a batch's transaction, not a page's savepoint
+            clock.advance(seconds=20)
+
+    event.listen(Session, "after_transaction_end", slow_commit)
+    try:
+        started = clock.current
+        assert steps.run_due(db, started) == 60
+    finally:
+        event.remove(Session, "after_transaction_end", slow_commit)
+    # Then the engine runs every 10 s until each second level has fired.
+    while clock.current < started + timedelta(minutes=6):
+        clock.advance(seconds=10)
+        steps.run_due(db, clock.current)
+
+    with db.begin() as session:
+        queued = {
+            (n.page_id, n.address): n.created_at
+            for n in session.scalars(select(Notification).where(Notification.purpose == "page"))
+        }
+        paged_events = list(
+            session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "paged"))
+        )
+    assert len(queued) == 120
+    pages = {page_id for page_id, _ in queued}
+    assert max(queued[(p, "first@example.com")] for p in pages) >= started + timedelta(seconds=40)
+    for page_id in pages:
+        gap = queued[(page_id, "second@example.com")] - queued[(page_id, "first@example.com")]
+        assert timedelta(minutes=5) <= gap <= timedelta(minutes=5, seconds=10), (page_id, gap)
+    # Each "Paged ..." entry carries the time it was paged, not the pass's start.
+    assert {e.at for e in paged_events} >= {started + timedelta(seconds=40)}

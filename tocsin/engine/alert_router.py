@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tocsin.alerts import service as alerts
-from tocsin.db import Database
+from tocsin.db import Database, now
 from tocsin.engine.isolation import SetAside
 
 
@@ -37,11 +37,16 @@ class AlertRouter:
             lambda session, alert: alerts.route_again_after_maintenance(session, alert, at),
         )
         while True:
+            # Each alert is routed at the time it is (its page starts then), not at the
+            # pass's start: a long pass would start pages in the past.
+            moment = max(at, now())
             claimed = self.failing.run_batch(
                 db,
-                at,
+                moment,
                 lambda session, skip: alerts.unrouted_alerts(session, self.batch, skip),
-                lambda session, alert: alerts.route_alert(session, alert, at),
+                lambda session, alert, due=moment: alerts.route_alert(
+                    session, alert, max(due, now())
+                ),
             )
             handled += claimed
             if claimed < self.batch:

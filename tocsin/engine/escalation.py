@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tocsin.config import Settings
-from tocsin.db import Database
+from tocsin.db import Database, now
 from tocsin.engine.isolation import SetAside
 from tocsin.paging import service as paging
 
@@ -24,14 +24,22 @@ class EscalationSteps:
         self.failing = SetAside("the escalation step of page")
 
     def run_due(self, db: Database, at: datetime) -> int:
-        """Claims due pages (other workers skip the locked ones), steps each, commits."""
+        """Claims due pages (other workers skip the locked ones), steps each, commits.
+
+        A long pass keeps reading the clock: each batch claims what is due when it starts,
+        and each step is timed when it acts, so the next level is due its full delay after
+        this one's page (a pass's start time made it due early by however long the pass ran).
+        """
         handled = 0
         while True:
+            moment = max(at, now())
             claimed = self.failing.run_batch(
                 db,
-                at,
-                lambda session, skip: paging.due_pages(session, at, self.batch, skip),
-                lambda session, page: paging.run_step(session, page, at, self.base_url),
+                moment,
+                lambda session, skip, due=moment: paging.due_pages(session, due, self.batch, skip),
+                lambda session, page, due=moment: paging.run_step(
+                    session, page, max(due, now()), self.base_url
+                ),
             )
             handled += claimed
             if claimed < self.batch:
