@@ -545,6 +545,9 @@ NESTED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/services/{service_id}/escalation-policy"): {"escalation_policy_id": None},
     ("POST", "/api/v1/status-pages/{page_id}/groups"): {"name": "Core"},
     ("POST", "/api/v1/status-pages/{page_id}/components"): {"name": "API"},
+    ("POST", "/api/v1/status-pages/{page_id}/components/{component_id}/uptime"): {
+        "days": [{"date": "2026-02-20", "outage_minutes": 3}]
+    },
     ("POST", "/api/v1/status-pages/{page_id}/incidents"): {"name": "Down", "body": "x"},
     ("POST", "/api/v1/status-pages/{page_id}/incidents/{incident_id}/updates"): {
         "status": "identified",
@@ -697,6 +700,7 @@ RESPONDER_REFUSED = {
     ("PATCH", "/api/v1/status-pages/{page_id}/groups/{group_id}"),
     ("DELETE", "/api/v1/status-pages/{page_id}/groups/{group_id}"),
     ("POST", "/api/v1/status-pages/{page_id}/components"),
+    ("POST", "/api/v1/status-pages/{page_id}/components/{component_id}/uptime"),
     ("DELETE", "/api/v1/status-pages/{page_id}/components/{component_id}"),
     ("DELETE", "/api/v1/status-pages/{page_id}/incidents/{incident_id}"),
     ("DELETE", "/api/v1/status-pages/{page_id}/subscribers/{subscriber_id}"),

@@ -8,13 +8,14 @@ pages serve it: the same keys, nesting, types and enums, so widgets read Tocsin 
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -632,6 +633,140 @@ def test_the_page_moves_on_at_midnight_without_any_change(client, db, admin, clo
     assert len(statements) == 1 and "status_pages.version" in statements[0]
 
 
+# ---------------------------------------------------------------- start dates and past uptime
+
+
+def api_bars(client, slug: str) -> dict[str, str]:
+    """The API row's 90 bars (the page's first), by day: "ok", "nodata" or what went wrong."""
+    html = client.get(f"/status/{slug}").text
+    first = re.search(r'<span class="sp-bars"[^>]*>(.*?)</span>', html, flags=re.S).group(1)
+    bars = re.findall(r'<i(?: class="b-(\w+)")?(?: title="([^"]*)")?></i>', first)
+    assert len(bars) == 90
+    days = [(date(2026, 3, 2) - timedelta(days=89 - n)).isoformat() for n in range(90)]
+    return {day: title or css or "ok" for day, (css, title) in zip(days, bars, strict=True)}
+
+
+def components_json(client, slug: str) -> list[dict]:
+    return client.get(f"/status/{slug}/api/v2/components.json").json()["components"]
+
+
+def test_a_start_date_is_set_on_a_component_and_statuspage_json_keeps_its_shape(
+    clock, api_as, client, db, admin, responder
+):
+    world = build_page(db, admin)
+    base = f"/api/v1/status-pages/{world.page_id}/components"
+    before = components_json(client, world.slug)
+    assert {c["start_date"] for c in before if not c["group"]} == {"2026-03-02"}  # added today
+    created = api_as(admin).post(base, json={"name": "DNS", "start_date": "2026-02-01"})
+    assert created.status_code == 201, created.text
+    assert created.json()["start_date"] == "2026-02-01"
+    changed = api_as(admin).patch(f"{base}/{world.api}", json={"start_date": "2026-01-15"})
+    assert changed.status_code == 200 and changed.json()["start_date"] == "2026-01-15"
+    after = components_json(client, world.slug)
+    assert [set(c) for c in after[: len(before)]] == [set(c) for c in before]
+    shown = {c["name"]: c["start_date"] for c in after}
+    assert shown["API"] == "2026-01-15" and shown["DNS"] == "2026-02-01"
+    # The public page: API measured from Jan 15 (no data before), DNS from Feb 1.
+    bars = api_bars(client, world.slug)
+    assert bars["2026-01-14"] == "nodata" and bars["2026-01-15"] == "ok"
+    for bad in ("2026-03-03", "2026-02-30", "02/01/2026", 20260201, True, "1999-12-31"):
+        assert_error(
+            api_as(admin).patch(f"{base}/{world.api}", json={"start_date": bad}),
+            422,
+            field="start_date",
+        )
+    assert_error(
+        api_as(responder).patch(f"{base}/{world.api}", json={"start_date": "2026-02-01"}), 403
+    )
+    assert components_json(client, world.slug)[0]["start_date"] == "2026-01-15"
+
+
+def test_past_uptime_is_imported_and_shows_on_the_bars_and_the_percentage(
+    clock, api_as, client, db, admin
+):
+    """Moving in from another tool: a component added today (Mar 2) gets its February."""
+    world = build_page(db, admin)
+    url = f"/api/v1/status-pages/{world.page_id}/components/{world.api}/uptime"
+    days = [
+        {"date": "2026-02-20", "outage_minutes": 30},
+        {"date": "2026-02-21", "uptime_percent": 99.5},
+        {"date": "2026-02-22", "outage_minutes": 0},
+    ]
+    imported = api_as(admin).post(url, json={"days": days})
+    assert imported.status_code == 200, imported.text
+    body = imported.json()
+    assert body["start_date"] == "2026-02-20"  # moved back to the first imported day
+    assert [(d["date"], round(d["outage_minutes"], 2)) for d in body["days"]] == [
+        ("2026-02-20", 30.0),
+        ("2026-02-21", 7.2),  # 0.5 % of 24 hours
+        ("2026-02-22", 0.0),
+    ]
+    bars = api_bars(client, world.slug)
+    assert bars["2026-02-19"] == "nodata"
+    assert bars["2026-02-20"] == "Feb 20, 2026: major outage 30m"
+    assert bars["2026-02-21"] == "Feb 21, 2026: major outage 7m"
+    assert bars["2026-02-22"] == bars["2026-02-23"] == bars["2026-03-02"] == "ok"
+    html = client.get(f"/status/{world.slug}").text
+    measured = (10 * 24 + 9) * 3600  # Feb 20 00:00 to Mar 2 09:00
+    percent = 100 * (1 - (30 + 7.2) * 60 / measured)
+    assert f"{math.floor(percent * 100) / 100:.2f} % uptime" in html.replace("\n", " ")
+    # A day sent again replaces its import.
+    again = api_as(admin).post(url, json={"days": [{"date": "2026-02-20", "outage_minutes": 5}]})
+    assert again.json()["days"][0] == {"date": "2026-02-20", "outage_minutes": 5}
+    assert api_bars(client, world.slug)["2026-02-20"] == "Feb 20, 2026: major outage 5m"
+    assert components_json(client, world.slug)[0]["start_date"] == "2026-02-20"
+
+
+@pytest.mark.parametrize(
+    ("days", "field"),
+    [
+        ([{"date": "2026-03-02", "outage_minutes": 1}], "days.0.date"),  # today
+        ([{"date": "2026-03-05", "outage_minutes": 1}], "days.0.date"),  # future
+        ([{"date": "2025-12-02", "outage_minutes": 1}], "days.0.date"),  # before the 90 days
+        (
+            [
+                {"date": "2026-02-01", "outage_minutes": 1},
+                {"date": "2026-02-01", "uptime_percent": 9},
+            ],
+            "days.1.date",
+        ),
+        ([{"date": "2026-02-01"}], "days.0"),
+        ([{"date": "2026-02-01", "outage_minutes": 1, "uptime_percent": 99}], "days.0"),
+        ([{"date": "2026-02-01", "outage_minutes": 1441}], "days.0.outage_minutes"),
+        ([{"date": "2026-02-01", "outage_minutes": -1}], "days.0.outage_minutes"),
+        ([{"date": "2026-02-01", "outage_minutes": True}], "days.0.outage_minutes"),
+        ([{"date": "2026-02-01", "outage_minutes": "10"}], "days.0.outage_minutes"),
+        ([{"date": "2026-02-01", "uptime_percent": 100.5}], "days.0.uptime_percent"),
+        ([{"date": 20260201, "uptime_percent": 99}], "days.0.date"),
+        ([{"date": "2026-02-01", "uptime_percent": 99, "note": "x"}], "days.0.note"),
+        ([], "days"),
+        ([{"date": "2026-02-01", "outage_minutes": 1}] * 91, "days"),
+    ],
+)
+def test_bad_past_uptime_is_refused_whole(clock, api_as, client, db, admin, days, field):
+    world = build_page(db, admin)
+    url = f"/api/v1/status-pages/{world.page_id}/components/{world.api}/uptime"
+    good = {"date": "2026-02-25", "outage_minutes": 60}
+    refused = api_as(admin).post(
+        url, json={"days": [*days, good] if days and len(days) < 90 else days}
+    )
+    assert_error(refused, 422, field=field)
+    assert api_bars(client, world.slug)["2026-02-25"] == "nodata"
+    assert components_json(client, world.slug)[0]["start_date"] == "2026-03-02"
+
+
+def test_only_an_admin_imports_past_uptime_and_only_into_a_component_of_that_page(
+    clock, api_as, db, admin, responder
+):
+    world = build_page(db, admin)
+    other = build_page(db, admin, slug="other")
+    body = {"days": [{"date": "2026-02-25", "outage_minutes": 1}]}
+    url = f"/api/v1/status-pages/{world.page_id}/components/{{}}/uptime"
+    assert_error(api_as(responder).post(url.format(world.api), json=body), 403)
+    assert_error(api_as(admin).post(url.format(other.api), json=body), 404, field="component_id")
+    assert_error(api_as(admin).post(url.format(999_999), json=body), 404, field="component_id")
+
+
 # ---------------------------------------------------------------- random input, never a 5xx
 
 ANYTHING = st.recursive(
@@ -662,6 +797,7 @@ VALID = {
         "body": "Planned.",
     },
     "/maintenances/1/updates": {"status": "in_progress", "body": "Started."},
+    "/components/1/uptime": {"days": [{"date": "2026-02-20", "outage_minutes": 3}]},
 }
 
 
@@ -687,3 +823,41 @@ def test_random_input_to_status_page_endpoints_never_gets_a_5xx(api_as, admin, d
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert_error(response, response.status_code)
+
+
+PAST_DAY_VALUES = (
+    ANYTHING
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(-(2**40), 2**40)
+    | st.dates(date(1990, 1, 1), date(2030, 1, 1)).map(date.isoformat)
+)
+
+
+def imported_now(db) -> list[tuple[str, float]]:
+    with db.begin() as session:
+        return [
+            (d.day.isoformat(), d.downtime_seconds)
+            for d in statuspage.imported_days(session, 1, date.min)
+        ]
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_random_past_uptime_never_gets_a_5xx_nor_a_half_import(api_as, admin, db, clock, data):
+    """Whatever the days say (huge numbers, odd dates, wrong types), a 4xx in the error shape,
+    and a refused import stores none of its days."""
+    ada = api_as(admin)
+    if not ada.get("/api/v1/status-pages").json():
+        build_page(db, admin)
+    keys = st.sampled_from(["date", "outage_minutes", "uptime_percent", "x"])
+    days = data.draw(
+        st.lists(st.dictionaries(keys, PAST_DAY_VALUES, max_size=3), min_size=0, max_size=3)
+    )
+    before = imported_now(db)
+    response = ada.post("/api/v1/status-pages/1/components/1/uptime", json={"days": days})
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert_error(response, response.status_code)
+        assert imported_now(db) == before

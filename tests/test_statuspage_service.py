@@ -7,7 +7,7 @@ then the uptime arithmetic and the workflow rules, exhaustively with hypothesis.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -759,3 +759,59 @@ def test_the_next_update_time_is_a_round_time_half_an_hour_on():
     assert drafts.next_update_time(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)) == datetime(
         2026, 3, 2, 9, 30, tzinfo=UTC
     )
+
+
+def test_a_component_added_minutes_ago_with_a_one_minute_outage_reads_its_whole_day():
+    """Issue 15: added at 11:58, down 11:58-11:59, read at 12:00: not 66 % of three minutes
+    but the day since midnight, as Statuspage counts from the start date."""
+    changes = [
+        (END - timedelta(minutes=2), CS.MAJOR_OUTAGE),
+        (END - timedelta(minutes=1), CS.OPERATIONAL),
+    ]
+    measured = uptime.daily(changes, END, ZONE, start=END.date())
+    assert measured.percent == pytest.approx(100 * (1 - 60 / (12 * 3600)))
+    assert uptime.shown_percent(measured.percent) == "99.86"
+    assert [d.worst for d in measured.days[-2:]] == [None, CS.MAJOR_OUTAGE]
+    assert all(d.worst is None for d in measured.days[:-1])
+    assert uptime.describe_day(measured.days[-2]).endswith("no data")
+
+
+def test_days_before_the_start_date_are_no_data_and_days_from_it_count_whole():
+    created = END - timedelta(days=1)  # Mar 1, 12:00
+    start = date(2026, 2, 27)  # set earlier: Feb 27 to Mar 1 count as operational
+    measured = uptime.daily([(created, CS.OPERATIONAL)], END, ZONE, start=start)
+    by_day = {d.date: d.worst for d in measured.days}
+    assert by_day[date(2026, 2, 26)] is None
+    assert by_day[date(2026, 2, 27)] is CS.OPERATIONAL and by_day[date(2026, 3, 1)] is not None
+    assert measured.measured_seconds == pytest.approx((3 * 24 + 12) * 3600)
+    # A start date after an outage: the outage's day is no data, and not counted.
+    outage = [
+        (END - timedelta(days=5), CS.MAJOR_OUTAGE),
+        (END - timedelta(days=4), CS.OPERATIONAL),
+    ]
+    later = uptime.daily(outage, END, ZONE, start=date(2026, 2, 27))
+    assert later.percent == 100.0
+    assert {d.date: d.worst for d in later.days}[date(2026, 2, 25)] is None
+
+
+def test_imported_days_stand_for_what_was_measured_on_them():
+    start = date(2026, 2, 1)
+    imported = {date(2026, 2, 10): 1800.0, date(2026, 2, 11): 0.0}
+    measured = uptime.daily(
+        [(END - timedelta(hours=1), CS.OPERATIONAL)], END, ZONE, start=start, imported=imported
+    )
+    by_day = {d.date: d for d in measured.days}
+    assert by_day[date(2026, 2, 10)].worst is CS.MAJOR_OUTAGE
+    assert uptime.describe_day(by_day[date(2026, 2, 10)]) == "Feb 10, 2026: major outage 30m"
+    assert uptime.describe_day(by_day[date(2026, 2, 11)]) == "Feb 11, 2026: no downtime"
+    window = (29 * 24 + 12) * 3600  # Feb 1 00:00 to Mar 2 12:00
+    assert measured.percent == pytest.approx(100 * (1 - 1800 / window))
+    # Today cannot be imported over: it is being measured.
+    today = uptime.daily(
+        [(END - timedelta(hours=1), CS.OPERATIONAL)],
+        END,
+        ZONE,
+        start=start,
+        imported={END.date(): 3600.0},
+    )
+    assert today.percent == 100.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from html import unescape
 from urllib.parse import unquote
 
@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.conftest import browser_login
-from tests.statuspage_world import build_page, publish, statuses, update
+from tests.statuspage_world import build_page, component, publish, statuses, update
 from tocsin.catalogue import service as catalogue
 from tocsin.catalogue.schemas import ProductCreate, ServiceCreate
 from tocsin.incidents import service as incidents
@@ -88,6 +88,34 @@ def test_an_admin_sets_up_a_page_with_forms(browser, admin, db):
     assert "The address /status/acme is taken by Acme Cloud." in refused.text
     assert 'value="Again"' in refused.text
     assert 'value="private" checked' in refused.text
+
+
+def test_an_admin_sets_a_components_start_date_with_the_form(browser, admin, db, clock):
+    world = build_page(db, admin)
+    client, csrf = browser(admin)
+    page = client.get(f"/status-pages/{world.page_id}").text
+    assert f'id="c-{world.api}-start" name="start_date" type="date" value="2026-03-02"' in page
+    assert "uptime is measured from this day" in page
+    form = {"csrf_token": csrf, "name": "API", "description": "The REST API", "showcase": "on"}
+    saved = client.post(
+        f"/status-pages/{world.page_id}/components/{world.api}",
+        data={**form, "start_date": "2026-02-01"},
+    )
+    assert saved.status_code == 303 and "Component API is saved." in flash(saved)
+    assert component(db, world.api).start_date == date(2026, 2, 1)
+    refused = client.post(
+        f"/status-pages/{world.page_id}/components/{world.api}",
+        data={**form, "start_date": "2026-03-09"},
+    )
+    assert "The start date cannot be in the future" in flash(refused)
+    assert component(db, world.api).start_date == date(2026, 2, 1)
+    added = client.post(
+        f"/status-pages/{world.page_id}/components",
+        data={"csrf_token": csrf, "name": "DNS", "start_date": "2026-01-10"},
+    )
+    assert added.status_code == 303
+    shown = client.get(f"/status/{world.slug}/api/v2/components.json").json()["components"]
+    assert {c["name"]: c["start_date"] for c in shown}["DNS"] == "2026-01-10"
 
 
 def test_a_responder_sets_a_component_status_but_a_viewer_cannot(
@@ -331,7 +359,8 @@ def test_a_days_bar_says_what_happened(client, db, admin, clock):
     html = client.get(f"/status/{world.slug}").text
     assert 'title="Mar 2, 2026: major outage 1h 30m"' in html
     assert 'class="b-major"' in html and 'class="b-nodata"' in html
-    percent = 100 * (1 - 5400 / (3 * 3600))  # created at 09:00, now 12:00
+    # Added at 09:00, read at 12:00: the day counts from midnight, its start date.
+    percent = 100 * (1 - 5400 / (12 * 3600))
     assert f"{percent:.2f} % uptime" in text_of(html)
 
 

@@ -29,6 +29,8 @@ from tocsin.statuspage.schemas import (
     SubscriberCreate,
     SubscriberOut,
     UpdatePost,
+    UptimeImport,
+    UptimeImported,
 )
 
 router = APIRouter(prefix="/status-pages", tags=["status pages"])
@@ -117,6 +119,25 @@ def update_component(
 ) -> object:
     """Responders may send `status` alone; any other field needs an admin."""
     return service.update_component(session, user, page_id, component_id, body)
+
+
+@router.post("/{page_id}/components/{component_id}/uptime", response_model=UptimeImported)
+def import_uptime(
+    page_id: IdPath,
+    component_id: IdPath,
+    body: UptimeImport,
+    user: CurrentUser,
+    session: DbSession,
+) -> object:
+    """Past days' uptime from another tool (admins): each day's `outage_minutes` or
+    `uptime_percent`, for days before today within the 90-day window. A day sent again
+    replaces its earlier import; a day before the start date moves it back."""
+    start_date, days = service.import_uptime(session, user, page_id, component_id, body)
+    return {
+        "component_id": component_id,
+        "start_date": start_date,
+        "days": [{"date": d.day, "outage_minutes": d.downtime_seconds / 60} for d in days],
+    }
 
 
 @router.delete("/{page_id}/components/{component_id}", status_code=204)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -166,6 +167,25 @@ def set_status(
     return old
 
 
+def page_today(page: StatusPage, at: datetime) -> date:
+    """The day it is on the page (its uptime days are the page's time zone's)."""
+    return at.astimezone(ZoneInfo(page.time_zone)).date()
+
+
+def start_date_of(page: StatusPage, component: Component) -> date:
+    """The day uptime is measured from: as set, else the day the component was added."""
+    return component.start_date or page_today(page, component.created_at)
+
+
+def _check_start_date(page: StatusPage, start_date: date, at: datetime) -> date:
+    if start_date > page_today(page, at):
+        raise InvalidInput(
+            "The start date cannot be in the future: uptime is measured from that day.",
+            field="start_date",
+        )
+    return start_date
+
+
 def create_component(
     session: Session, actor: User, page_id: int, data: ComponentCreate
 ) -> Component:
@@ -174,6 +194,7 @@ def create_component(
     group = _group_of(session, page, data.group_id, "group_id") if data.group_id else None
     service = catalogue.service_for_input(session, data.service_id)
     at = now()
+    start_date = _check_start_date(page, data.start_date, at) if data.start_date else None
     component = Component(
         page_id=page.id,
         group_id=group.id if group else None,
@@ -185,6 +206,7 @@ def create_component(
         else _next_position(session, page.id, group.id if group else None),
         showcase=data.showcase,
         service_id=service.id if service else None,
+        start_date=start_date or page_today(page, at),
         created_at=at,
         updated_at=at,
     )
@@ -230,6 +252,11 @@ def update_component(
         service = catalogue.service_for_input(session, data.service_id)
         details["service"] = [component.service_id, service.id if service else None]
         component.service_id = service.id if service else None
+    if "start_date" in fields and data.start_date is not None:
+        start_date = _check_start_date(page, data.start_date, at)
+        if start_date != start_date_of(page, component):
+            details["start_date"] = [start_date_of(page, component).isoformat(), str(start_date)]
+        component.start_date = start_date
     if data.status is not None and data.status.value != component.status:
         old = set_status(session, component, data.status, at)
         details["status"] = [old.value, data.status.value]

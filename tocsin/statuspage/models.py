@@ -13,11 +13,13 @@ update whose `notify` is set, about maintenance start and an hour before it
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -95,8 +97,27 @@ class Component(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Statuspage's start date: uptime is measured from this day (in the page's time zone);
+    # earlier days are "no data". Null on components from before it was kept: the day
+    # the component was added.
+    start_date: Mapped[date | None] = mapped_column(Date)
 
     group: Mapped[ComponentGroup | None] = relationship(lazy="joined")
+
+
+class ComponentDay(Base):
+    """A past day's downtime imported from another tool; it stands for what Tocsin measured."""
+
+    __tablename__ = "status_component_days"
+    __table_args__ = (UniqueConstraint("component_id", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    component_id: Mapped[int] = mapped_column(
+        ForeignKey("status_components.id", ondelete="CASCADE")
+    )
+    day: Mapped[date] = mapped_column(Date)
+    downtime_seconds: Mapped[float] = mapped_column(Float)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 class ComponentChange(Base):

@@ -71,7 +71,13 @@ def _bars(measured: uptime.Uptime) -> list[Bar]:
 def _component_row(
     snap: Snapshot, component: ComponentView, at: datetime
 ) -> tuple[Row, uptime.Uptime]:
-    measured = uptime.daily(component.history, at, snap.page.zone)
+    measured = uptime.daily(
+        component.history,
+        at,
+        snap.page.zone,
+        start=component.start_date,
+        imported=dict(component.imported),
+    )
     row = Row(
         name=component.name,
         description=component.description,

@@ -6,14 +6,15 @@ The public Statuspage-compatible JSON is not built from these: see `v2.py`.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
 
 from tocsin.paging.addresses import HIDDEN
 from tocsin.schemas import (
+    FIRST_DAY,
     MAX_EMAIL_LENGTH,
     WEB_ADDRESS_PATTERN,
     Flag,
@@ -58,6 +59,32 @@ Body = Annotated[
     AfterValidator(_no_nul),
 ]
 Position = Annotated[Integer, Field(ge=0, le=10_000)]
+DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_day(value: object) -> object:
+    """A day as JSON gives it, "2026-03-02"; a number would be read as a timestamp."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and DAY_PATTERN.match(value):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD, e.g. 2026-03-02")
+
+
+def _from_first_day(value: date) -> date:
+    if value < FIRST_DAY:
+        raise ValueError(f"must be {FIRST_DAY} or later")
+    return value
+
+
+def _number(value: object) -> object:
+    """A JSON number: not true/false, not a string of digits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_from_first_day)]
 IncidentKey = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
 
 
@@ -127,6 +154,11 @@ class ComponentCreate(Input):
     service_id: Id | None = Field(
         default=None, description="The Tocsin service behind it, for pre-filling incidents."
     )
+    start_date: Day | None = Field(
+        default=None,
+        description="The day its uptime is measured from (earlier days show no data); "
+        "not in the future. Default: today in the page's time zone.",
+    )
 
 
 class ComponentUpdate(Input):
@@ -139,6 +171,7 @@ class ComponentUpdate(Input):
     position: Position | None = None
     showcase: Flag | None = None
     service_id: Id | None = None
+    start_date: Day | None = None
 
 
 class ComponentOut(Output):
@@ -151,8 +184,45 @@ class ComponentOut(Output):
     group_id: int | None
     showcase: bool
     service_id: int | None
+    # Null on components added before start dates were kept: the day they were added.
+    start_date: date | None
     created_at: datetime
     updated_at: datetime
+
+
+OutageMinutes = Annotated[float, BeforeValidator(_number), Field(ge=0, le=25 * 60)]
+UptimePercent = Annotated[float, BeforeValidator(_number), Field(ge=0, le=100)]
+
+
+class PastDay(Input):
+    """One past day's uptime from another tool: its outage minutes or its uptime percentage."""
+
+    date: Day
+    outage_minutes: OutageMinutes | None = None
+    uptime_percent: UptimePercent | None = None
+
+    @model_validator(mode="after")
+    def _one_figure(self) -> PastDay:
+        if (self.outage_minutes is None) == (self.uptime_percent is None):
+            raise ValueError("give either outage_minutes or uptime_percent for each day")
+        return self
+
+
+class UptimeImport(Input):
+    """Past days (within the 90-day window, before today) to stand for what Tocsin measured."""
+
+    days: Annotated[list[PastDay], Field(min_length=1, max_length=90)]
+
+
+class PastDayOut(Output):
+    date: date
+    outage_minutes: float
+
+
+class UptimeImported(Output):
+    component_id: int
+    start_date: date
+    days: list[PastDayOut]
 
 
 class ComponentStatusChoice(Input):

@@ -8,12 +8,14 @@ in one transaction, and commits.
 
 Subscribers are told by the engine right after the commit (subscribers.py,
 engine/subscriber_updates.py): of each incident update with `notify` (the first and the
-resolution included), and when a maintenance starts (by a person or by the engine).
+resolution included), and of a maintenance when it is scheduled, when it starts (by a
+person or by the engine) and when it completes.
 
 This module is the front door: callers import the operations from here. They live by
 seam in page_setup.py (the pages), components.py (groups and components),
-public_incidents.py (incidents and their updates) and maintenance.py (scheduled
-maintenance and the engine's part of it); what is left here are the drafts that tie a
+public_incidents.py (incidents and their updates), maintenance.py (scheduled
+maintenance and the engine's part of it) and past_uptime.py (uptime imported from
+elsewhere); what is left here are the drafts that tie a
 Tocsin incident to a page's components and incidents.
 """
 
@@ -35,6 +37,8 @@ from tocsin.statuspage.components import (
     delete_group,
     list_components,
     list_groups,
+    page_today,
+    start_date_of,
     update_component,
     update_group,
 )
@@ -59,6 +63,7 @@ from tocsin.statuspage.page_setup import (
     page_by_slug,
     update_page,
 )
+from tocsin.statuspage.past_uptime import import_uptime, imported_days
 from tocsin.statuspage.public_incidents import (
     TIMELINE_SUBJECT,
     create_incident,
@@ -98,6 +103,8 @@ __all__ = [
     "get_incident",
     "get_maintenance",
     "get_page",
+    "import_uptime",
+    "imported_days",
     "linked_incidents",
     "list_components",
     "list_groups",
@@ -106,9 +113,11 @@ __all__ = [
     "list_pages",
     "oldest_untold_update",
     "page_by_slug",
+    "page_today",
     "post_maintenance_update",
     "post_update",
     "resolve_incident",
+    "start_date_of",
     "update_component",
     "update_group",
     "update_page",

@@ -9,7 +9,7 @@ services.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
@@ -20,6 +20,7 @@ from tocsin.statuspage import workflow
 from tocsin.statuspage.models import (
     Component,
     ComponentChange,
+    ComponentDay,
     ComponentGroup,
     IncidentUpdate,
     Maintenance,
@@ -76,6 +77,10 @@ class ComponentView:
     updated_at: datetime
     # (when, status) oldest first, from the start of the uptime window.
     history: tuple[tuple[datetime, ComponentStatus], ...] = ()
+    # Uptime is measured from this day; earlier days are "no data".
+    start_date: date | None = None
+    # Past days' downtime seconds imported from another tool, within the uptime window.
+    imported: tuple[tuple[date, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,7 +195,9 @@ def load(session: Session, page_id: int, base_url: str, at: datetime) -> Snapsho
             .order_by(Component.position, Component.id)
         )
     )
-    histories = _histories(session, [c.id for c in rows], at - timedelta(days=WINDOW_DAYS + 1))
+    since = at - timedelta(days=WINDOW_DAYS + 1)
+    histories = _histories(session, [c.id for c in rows], since)
+    imported = _imported(session, [c.id for c in rows], since.astimezone(page_view.zone).date())
     components = tuple(
         ComponentView(
             id=c.id,
@@ -204,6 +211,8 @@ def load(session: Session, page_id: int, base_url: str, at: datetime) -> Snapsho
             created_at=c.created_at,
             updated_at=c.updated_at,
             history=histories.get(c.id, ((c.created_at, ComponentStatus(c.status)),)),
+            start_date=c.start_date or c.created_at.astimezone(page_view.zone).date(),
+            imported=imported.get(c.id, ()),
         )
         for c in rows
     )
@@ -246,6 +255,23 @@ def _histories(
     for component_id, at, status in session.execute(recent):
         found[component_id].append((at, ComponentStatus(status)))
     return {i: tuple(changes) for i, changes in found.items() if changes}
+
+
+def _imported(
+    session: Session, component_ids: list[int], since: date
+) -> dict[int, tuple[tuple[date, float], ...]]:
+    """Each component's imported days from `since` on."""
+    if not component_ids:
+        return {}
+    found: dict[int, list[tuple[date, float]]] = {}
+    query = (
+        select(ComponentDay.component_id, ComponentDay.day, ComponentDay.downtime_seconds)
+        .where(ComponentDay.component_id.in_(component_ids), ComponentDay.day >= since)
+        .order_by(ComponentDay.component_id, ComponentDay.day)
+    )
+    for component_id, day, seconds in session.execute(query):
+        found.setdefault(component_id, []).append((day, seconds))
+    return {i: tuple(days) for i, days in found.items()}
 
 
 def _update_view(update: object, affected: bool = True) -> UpdateView:

@@ -3,16 +3,21 @@
 Plain functions over a component's status history (when each status began). Days
 are calendar days in the status page's time zone. A major outage counts fully as
 downtime and a partial outage at 30 % (Statuspage's rule); degraded performance and
-maintenance are shown on the bar but are not downtime. Time before a component
-existed is not measured at all, so a new component is not 100 % by accident of
-history, and not 0 % either.
+maintenance are shown on the bar but are not downtime.
+
+Like Statuspage, a component has a start date: days before it are "no data" (not
+measured at all), and every day from it on is measured whole (today up to now), time
+before the component's first recorded status counting as operational. So a component
+added this morning with a one-minute outage reads 99.9 %, not 66 % of its first three
+minutes. Days imported from another tool (downtime per past day) stand for what Tocsin
+measured on them.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +30,8 @@ from tocsin.statuspage.workflow import (
 )
 
 WINDOW_DAYS = 90
+# An imported day's downtime shows on its bar as a major outage (it counts fully).
+OUTAGE = ComponentStatus.MAJOR_OUTAGE
 
 
 @dataclass(frozen=True)
@@ -64,13 +71,24 @@ def daily(
     until: datetime,
     zone: ZoneInfo,
     days: int = WINDOW_DAYS,
+    *,
+    start: date | None = None,
+    imported: Mapping[date, float] | None = None,
 ) -> Uptime:
     """Days and uptime for one component.
 
     `changes` is its status history, oldest first: (when the status began, status). The
     first entry is the component's creation; the last status lasts until `until`.
+    `start` is its start date (None: measured from its first change); `imported` the
+    downtime seconds of past days taken from elsewhere.
     """
+    if start is not None:
+        begins = datetime(start.year, start.month, start.day, tzinfo=zone)
+        if not changes or changes[0][0] > begins:
+            changes = [(begins, ComponentStatus.OPERATIONAL), *changes]
+    imported = imported or {}
     bounds = day_bounds(until.astimezone(zone).date(), zone, days)
+    today = bounds[-1][0]
     starts = [start for _day, start, _end in bounds]
     seconds: list[dict[ComponentStatus, float]] = [{} for _ in bounds]
     seen: list[set[ComponentStatus]] = [set() for _ in bounds]
@@ -95,7 +113,19 @@ def daily(
             position += 1
     result: list[Day] = []
     measured = downtime = 0.0
-    for (day, _start, _end), spent, statuses in zip(bounds, seconds, seen, strict=True):
+    for (day, day_start, day_end), spent, statuses in zip(bounds, seconds, seen, strict=True):
+        if start is not None and day < start:
+            result.append(Day(day, None))
+            continue
+        if day in imported and day < today:
+            day_down = imported[day]
+            measured += day_end.timestamp() - day_start.timestamp()
+            downtime += day_down
+            if day_down > 0:
+                result.append(Day(day, OUTAGE, {OUTAGE: day_down}, day_down))
+            else:
+                result.append(Day(day, ComponentStatus.OPERATIONAL))
+            continue
         day_down = sum(spent.get(s, 0.0) * weight for s, weight in DOWNTIME_WEIGHT.items())
         measured += sum(spent.values())
         downtime += day_down

@@ -9,7 +9,8 @@ existing widgets and monitors read Tocsin unchanged. Where Tocsin differs:
 - `status.indicator` is one of none|minor|major|critical; a page whose only trouble is
   maintenance says "none" with the description "Service Under Maintenance" (Atlassian
   may say "maintenance").
-- `start_date` of a component is the day it was added; `only_show_if_degraded` is
+- `start_date` of a component is the day its uptime is measured from (by default the
+  day it was added); `only_show_if_degraded` is
   always false; `custom_tweet` and `tweet_id` are always null (no Twitter).
 - A scheduled maintenance has `impact` "maintenance"; its `monitoring_at` is its first
   "verifying" update, `resolved_at` its completion, `started_at` its creation (as
@@ -89,7 +90,9 @@ def _component(snap: Snapshot, component: ComponentView, position: int) -> Docum
         "position": position,
         "description": component.description or None,
         "showcase": component.showcase,
-        "start_date": component.created_at.astimezone(zone).date().isoformat(),
+        "start_date": (
+            component.start_date or component.created_at.astimezone(zone).date()
+        ).isoformat(),
         "group_id": group.code if group else None,
         "page_id": snap.page.code,
         "group": False,

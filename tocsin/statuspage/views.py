@@ -167,11 +167,15 @@ def page_admin(
     page = service.get_page(session, page_id)
     all_incidents = service.list_incidents(session, page.id, limit=30)
     maintenances = service.list_maintenances(session, page.id, limit=30)
+    components = service.list_components(session, page.id)
     context = {
         "page": page,
         "indicator": _indicator(session, page),
         "groups": service.list_groups(session, page.id),
-        "components": service.list_components(session, page.id),
+        "components": components,
+        # Uptime days are the page's: its start dates and its today, not the reader's.
+        "start_dates": {c.id: service.start_date_of(page, c) for c in components},
+        "today": service.page_today(page, now()),
         "open_incidents": [i for i in all_incidents if workflow.is_unresolved(i.status)],
         "past_incidents": [i for i in all_incidents if not workflow.is_unresolved(i.status)],
         "open_maintenances": [m for m in maintenances if m.status != "completed"][::-1],
@@ -262,6 +266,7 @@ def _component_values(form: FormData) -> dict[str, Any]:
         "group_id": optional_id(form, "group_id"),
         "service_id": optional_id(form, "service_id"),
         "showcase": _checked(form, "showcase"),
+        "start_date": text(form, "start_date").strip() or None,
     }
 
 
