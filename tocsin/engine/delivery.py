@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from tocsin.config import Settings
@@ -73,8 +73,8 @@ class Deliveries:
             self._senders.submit(self._deliver_in_turn, db, queue, at)
             for queue in by_address.values()
         }
-        while running:
-            _done, running = wait(running, self.renew_every, return_when=FIRST_COMPLETED)
+        while running:  # until every send is done, renewing each time a lease's third passes
+            _done, running = wait(running, self.renew_every)
             if running:
                 self._renew(db)
 
