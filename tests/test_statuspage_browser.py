@@ -10,6 +10,7 @@ test-artifacts/.
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -37,6 +38,7 @@ from tocsin.statuspage import service as statuspage
 from tocsin.statuspage.schemas import (
     ComponentCreate,
     ComponentStatusChoice,
+    ComponentUpdate,
     GroupCreate,
     MaintenanceCreate,
     MaintenanceUpdatePost,
@@ -321,3 +323,61 @@ def test_the_public_page_needs_no_script(one_database, browser, live_server, acm
         shoot(page, "statuspage-desktop")
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------- uptime from the start date
+
+
+def _reload_until(page, url: str, ready, seconds: float = 10.0) -> None:
+    """Reloads until `ready(page)`: the public cache refreshes in the background."""
+    deadline = time.monotonic() + seconds
+    while True:
+        page.goto(url)
+        if ready(page) or time.monotonic() > deadline:
+            return
+        page.wait_for_timeout(200)
+
+
+def test_a_component_added_minutes_ago_reads_its_day_and_its_start_date_is_set_in_the_form(
+    one_database, open_page, db, admin, clock
+):
+    """Issue 15: a component added a minute ago read 66 % after a one-minute outage."""
+    with db.begin() as session:
+        page = statuspage.create_page(session, admin, PageCreate(slug="dns", name="DNS Co"))
+        added = statuspage.create_component(
+            session, admin, page.id, ComponentCreate(name="Resolver")
+        )
+        page_id, resolver = page.id, added.id
+    for status in ("major_outage", "operational"):  # down from 09:01 to 09:02
+        clock.advance(minutes=1)
+        with db.begin() as session:
+            statuspage.update_component(
+                session, admin, page_id, resolver, ComponentUpdate(status=status)
+            )
+    clock.advance(minutes=1)  # read at 09:03: the day since midnight counts, 60 s of it down
+
+    reader = open_page()
+    reader.goto("/status/dns")
+    row = reader.locator(".sp-row", has_text="Resolver")
+    expect(row.locator(".sp-uptime")).to_have_text("99.81 % uptime")
+    bars = row.locator(".sp-bars i")
+    expect(bars).to_have_count(90)
+    expect(row.locator(".sp-bars i.b-nodata")).to_have_count(89)  # before today: no data
+    expect(bars.last).to_have_attribute("title", "Mar 2, 2026: major outage 1m")
+
+    manager = open_page()
+    log_in(manager, admin, f"/status-pages/{page_id}")
+    editing = manager.locator('tr[data-component="Resolver"]')
+    editing.locator("details.sp-edit summary").click()
+    start = editing.get_by_label("Start date")
+    expect(start).to_have_value("2026-03-02")
+    start.fill("2026-02-01")
+    editing.get_by_role("button", name="Save").click()
+    expect(flash(manager)).to_contain_text("Component Resolver is saved.")
+
+    clock.advance(seconds=2)  # past the public cache's second
+    _reload_until(reader, "/status/dns", lambda p: p.locator(".sp-bars i.b-nodata").count() == 60)
+    row = reader.locator(".sp-row", has_text="Resolver")
+    expect(row.locator(".sp-bars i.b-nodata")).to_have_count(60)  # Dec 3 to Jan 31
+    expect(row.locator(".sp-uptime")).to_have_text("99.99 % uptime")
+    shoot(reader, "statuspage-start-date")
