@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
 
@@ -35,6 +36,11 @@ from tocsin.tables import metadata
 # operator names an internal chat server. 127.0.0.2 and every other internal address stay
 # refused (tests/test_outbound.py). The environment reaches `tocsin` subprocesses too.
 os.environ["TOCSIN_OUTBOUND_ALLOW"] = "127.0.0.1"
+
+# Tests assert behaviour, never speed: a loaded machine must not fail an example for taking
+# longer than hypothesis's default 200 ms (speed is measured under bench/).
+hypothesis_settings.register_profile("tocsin", deadline=None)
+hypothesis_settings.load_profile("tocsin")
 
 POSTGRES_URL = os.environ.get("TOCSIN_TEST_POSTGRES_URL")
 PASSWORD = "correct-horse-battery"
