@@ -516,6 +516,18 @@ def _timeline_message(
     return message
 
 
+def _require_allowed_when_ended(
+    session: Session, incident: Incident, number: int, pages: list[StatusPage]
+) -> None:
+    """A closed or cancelled incident may still tell those it told before that it is over,
+    but it starts no conversation: no first update, no page that never showed it."""
+    if number == 1:
+        incidents.require_not_ended(incident, "send a first stakeholder update about it")
+    shown_on = {p.page_id for p in statuspage.linked_incidents(session, incident.id)}
+    if any(page.id not in shown_on for page in pages):
+        incidents.require_not_ended(incident, "publish it on a status page")
+
+
 def post_update(
     session: Session,
     actor: User,
@@ -545,6 +557,7 @@ def post_update(
     _lock(session, incident.id)
     at = now()
     number = count_updates(session, incident.id) + 1
+    _require_allowed_when_ended(session, incident, number, pages)
     update = StakeholderUpdate(
         incident_id=incident.id,
         author_id=actor.id,

@@ -80,7 +80,13 @@ def incident_section(
         "stakeholder": None,
         "update_deliveries": _update_deliveries(session, user, incident),
     }
-    if has_role(user, Role.RESPONDER) and service.may_post(user, incident):
+    ended = incident.status in ("closed", "cancelled")
+    if (
+        has_role(user, Role.RESPONDER)
+        and service.may_post(user, incident)
+        # An ended incident tells those it told before that it is over; it starts nothing.
+        and not (ended and service.count_updates(session, incident.id) == 0)
+    ):
         context["stakeholder"] = _form_context(request, session, user, incident)
         over = incident.status not in ("open", "fixing")
         context["still_showing"] = service.pages_still_showing(session, incident) if over else []

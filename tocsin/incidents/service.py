@@ -212,6 +212,13 @@ def _require_incident_manager(actor: User, incident: Incident, doing: str) -> No
         )
 
 
+def require_not_ended(incident: Incident, doing: str) -> None:
+    """A closed or cancelled incident allows only what keeps its record: 409 naming why."""
+    why = workflow.refused_when_ended(Status(incident.status), incident.key, doing)
+    if why is not None:
+        raise Conflict(why, field="status", code="incident_ended")
+
+
 def _stamp(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -521,6 +528,7 @@ def set_roles(session: Session, actor: User, key: str, change: RolesChange) -> I
     """Tech leads and the communications manager, assigned by the incident manager."""
     incident = _act(session, actor, key, "assign incident roles")
     _require_incident_manager(actor, incident, "assign roles")
+    require_not_ended(incident, "be given a role in it")
     if change.tech_lead_ids is not None:
         leads = auth.users_by_ids(session, change.tech_lead_ids, "tech_lead_ids")
         _require_responders(leads, "tech_lead_ids")
@@ -584,6 +592,7 @@ def request_handover(
     accept. `base_url` makes the link in that message."""
     incident = _act(session, actor, key, "hand over incidents")
     _require_incident_manager(actor, incident, "hand over the incident")
+    require_not_ended(incident, "take it over")
     target = auth.users_by_ids(session, [to_user_id], "to_user_id")[0]
     _require_responders([target], "to_user_id")
     if target.id == incident.incident_manager_id:
@@ -777,6 +786,7 @@ def page_responders(
     """The incident manager pages anyone: people, a team, a schedule's or a service's on-call."""
     incident = _act(session, actor, key, "page responders")
     _require_incident_manager(actor, incident, "page responders")
+    require_not_ended(incident, "be paged for it")
     paging.check_targets(session, targets)
     page = paging.start_page(
         session,

@@ -26,6 +26,7 @@ from tocsin.incidents.schemas import (
     StatusChange,
 )
 from tocsin.incidents.workflow import (
+    ENDED_STATUSES,
     SEVERITY_HELP,
     Severity,
     Status,
@@ -184,6 +185,8 @@ def incident_page(
         "transitions": transitions if can_act else [],
         "can_act": can_act,
         "is_manager": can_act and (user.id == incident.incident_manager_id or user.is_admin),
+        # Closed or cancelled: no paging, roles, handover or publishing is offered.
+        "ended": current in ENDED_STATUSES,
         "users": responders,
         "all_users": auth.list_users(session),
         "services": catalogue.list_services(session),

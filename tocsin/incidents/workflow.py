@@ -58,6 +58,17 @@ TRANSITIONS: dict[Status, tuple[Status, ...]] = {
 }
 
 ACTIVE_STATUSES = frozenset({Status.OPEN, Status.FIXING})
+# Over for good: nobody is paged, given a role or handed it, and nothing new is published.
+ENDED_STATUSES = frozenset({Status.CLOSED, Status.CANCELLED})
+
+
+def refused_when_ended(status: Status, key: str, doing: str) -> str | None:
+    """Why an ended incident refuses `doing` ("page anyone"); None while it allows it."""
+    if status is Status.CLOSED:
+        return f"{key} is closed, and closing is final: nobody can {doing} any more."
+    if status is Status.CANCELLED:
+        return f"{key} was cancelled as a false alarm: nobody can {doing} any more."
+    return None
 
 
 def action_label(current: Status, target: Status) -> str:

@@ -212,6 +212,8 @@ def create_incident(
     require_responder(actor, "publish incidents on status pages")
     page = get_page(session, page_id)
     linked = _tocsin_incident(session, actor, data.incident_key) if data.incident_key else None
+    if linked is not None:
+        incidents.require_not_ended(linked, "publish it on a status page")
     at = now()
     impact = data.impact or workflow.worst_impact(
         workflow.impact_of(choice.status) for choice in data.components

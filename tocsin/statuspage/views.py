@@ -115,6 +115,8 @@ def list_page(request: Request, user: CurrentUser, session: DbSession) -> Respon
             publishing = incidents.get_incident(session, user, publish)
         except TocsinError:
             publishing = None
+        if publishing is not None and publishing.status in ("closed", "cancelled"):
+            publishing = None  # an ended incident is not published anew
         if publishing is not None:
             linked = service.linked_incidents(session, publishing.id)
     context = _list_context(session, user, publishing=publishing, linked=linked)
