@@ -569,12 +569,16 @@ def test_a_test_alert_goes_through_the_rules_like_a_real_one(ada, setup, db):
 
     sent = ada.post(test, {"severity": "critical"})
     flash = flash_text(sent.text)
-    assert flash.startswith("ok|Test alert ALR-1 sent: Payments routes it like a real one.")
+    # Payments has no escalation policy: the confirmation says nobody will be paged.
+    assert flash.startswith(
+        "warn|Test alert ALR-1 sent. Nobody will be paged: Payments has no escalation policy."
+    )
     assert "Test alert through payments probe, sent by Ada Admin" in sent.text
     assert "triggered" in sent.text and "critical" in sent.text
     run_engine(db)
     routed = history(ada.get("/alerts/1").text)
-    assert any("Paging the on-call of Payments by its escalation policy" in e for e in routed)
+    assert any("Nobody was paged: Payments has no escalation policy" in e for e in routed)
+    assert not any("Paging the on-call" in e or "started paging" in e for e in routed)
 
     refused = ada.post(test, {"severity": "loud"})
     assert flash_text(refused.text).startswith("error|")

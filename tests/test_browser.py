@@ -111,13 +111,13 @@ def test_declare_take_to_resolved_note_and_star(
     page.get_by_label("Add a note").fill("Postmortem on Thursday; owner Rita.")
     page.get_by_role("button", name="Add note").click()
     expect(flash(page)).to_have_text("Note added.")
-    assert timeline(page) == [
+    # (resolving a major incident also starts its postmortem, due a week after today)
+    assert [line for line in timeline(page) if not line.startswith("Postmortem started")] == [
         "Postmortem on Thursday; owner Rita.",
         "Status changed from fixing to resolved: "
         "Rolled back deploy 4512; error rate back to normal.",
         "Status changed from open to fixing",
-        f"Paging stopped: acknowledged by {responder.name}",
-        "Tocsin started paging: the on-call of Checkout API",
+        "Nobody was paged: Checkout API has no escalation policy",
         f"{responder.name} declared INC-1 (SEV2): Checkout fails for EU customers",
     ]
 

@@ -29,6 +29,7 @@ from tocsin.catalogue import service as catalogue
 from tocsin.db import claim_rows
 from tocsin.incidents import service as incidents
 from tocsin.incidents.workflow import Severity
+from tocsin.oncall import service as oncall
 from tocsin.paging import service as paging
 from tocsin.timeline import service as timeline
 
@@ -124,6 +125,8 @@ def route_alert(session: Session, alert: Alert, at: datetime) -> routing.Decisio
             incidents.page_service_for(session, incident, due_at=at)
     else:
         message = f"Paging the on-call of {alert.service.name} by its escalation policy"
+        if oncall.policy_of_service(session, alert.service_id) is None:
+            message = f"Meant to page the on-call of {alert.service.name}, which has no policy"
 
         def start() -> None:
             paging.start_page(

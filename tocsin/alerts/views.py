@@ -36,6 +36,7 @@ from tocsin.errors import Forbidden, InvalidInput, NotFound, TocsinError
 from tocsin.incidents import service as incidents
 from tocsin.incidents.schemas import IncidentFilters
 from tocsin.incidents.workflow import ACTIVE_STATUSES, SEVERITY_HELP, Severity
+from tocsin.oncall import service as oncall
 from tocsin.paging import service as paging
 from tocsin.web.forms import FormBody, local_datetime, parse, text
 from tocsin.web.page_sections import add_section
@@ -226,6 +227,8 @@ def alert_page(
         "default_severity": routing.INCIDENT_SEVERITY_FOR[severity],
         "pages": pages,
         "page_facts": paging.facts_of_pages(session, pages),
+        "nobody_paged": paging.nobody_paged(session, pages),
+        "has_policy": oncall.policy_of_service(session, alert.service_id) is not None,
     }
     return render(request, "alerts/show.html", context)
 
@@ -478,6 +481,8 @@ def _render_alerting(
         "actions": ACTION_HELP,
         "severities": list(Severity),
         "default_incident_severity": routing.INCIDENT_SEVERITY_FOR,
+        "policy": oncall.policy_of_service(session, service_id),
+        "policies": oncall.list_policies(session),
         "windows": service.list_maintenance(session, service_id),
         "maintenance_form": maintenance_form
         or {
@@ -639,6 +644,12 @@ def send_test_alert(
         alert = service.send_test_alert(session, user, integration_id, severity)
     except TocsinError as refused:
         return redirect(_alerting_page(service_id), f"error|{refused.message}")
+    if oncall.policy_of_service(session, alert.service_id) is None:
+        message = (
+            f"warn|Test alert {alert.key} sent. Nobody will be paged: {alert.service.name} "
+            "has no escalation policy. Choose one on its Alerting page."
+        )
+        return redirect(_alert_page(alert.id), message)
     message = (
         f"Test alert {alert.key} sent: {alert.service.name} routes it like a real one. "
         "Resolve it once the page has reached you."

@@ -14,30 +14,40 @@ from tocsin.catalogue.schemas import (
     ServiceUpdate,
 )
 from tocsin.deps import CurrentUser, DbSession, IdPath
+from tocsin.oncall import service as oncall
+from tocsin.oncall.schemas import ServiceWithPolicyOut
 
 router = APIRouter()
 
 
-@router.get("/services", response_model=list[ServiceOut], tags=["services"])
+def _with_policy(found: object, policy: object) -> ServiceWithPolicyOut:
+    out = ServiceOut.model_validate(found).model_dump()
+    return ServiceWithPolicyOut.model_validate({**out, "escalation_policy": policy})
+
+
+@router.get("/services", response_model=list[ServiceWithPolicyOut], tags=["services"])
 def list_services(user: CurrentUser, session: DbSession) -> object:
-    return service.list_services(session)
+    """Each with its escalation policy; null: its alerts page nobody."""
+    policies = oncall.policies_of_services(session)
+    return [_with_policy(s, policies.get(s.id)) for s in service.list_services(session)]
 
 
-@router.post("/services", response_model=ServiceOut, status_code=201, tags=["services"])
+@router.post("/services", response_model=ServiceWithPolicyOut, status_code=201, tags=["services"])
 def create_service(body: ServiceCreate, user: CurrentUser, session: DbSession) -> object:
-    return service.create_service(session, user, body)
+    """Choose `escalation_policy_id` now: without one, its alerts page nobody."""
+    return _with_policy(*oncall.create_service(session, user, body))
 
 
-@router.get("/services/{service_id}", response_model=ServiceOut, tags=["services"])
+@router.get("/services/{service_id}", response_model=ServiceWithPolicyOut, tags=["services"])
 def get_service(service_id: IdPath, user: CurrentUser, session: DbSession) -> object:
-    return service.get_service(session, service_id)
+    return _with_policy(*oncall.service_policy(session, service_id))
 
 
-@router.patch("/services/{service_id}", response_model=ServiceOut, tags=["services"])
+@router.patch("/services/{service_id}", response_model=ServiceWithPolicyOut, tags=["services"])
 def update_service(
     service_id: IdPath, body: ServiceUpdate, user: CurrentUser, session: DbSession
 ) -> object:
-    return service.update_service(session, user, service_id, body)
+    return _with_policy(*oncall.update_service(session, user, service_id, body))
 
 
 @router.delete("/services/{service_id}", status_code=204, tags=["services"])

@@ -53,7 +53,10 @@ def _unique_name(session: Session, model: type, name: str, own_id: int | None = 
         raise Conflict(f"{name!r} already exists.", field="name")
 
 
-def create_service(session: Session, actor: User, data: ServiceCreate) -> Service:
+def create_service(
+    session: Session, actor: User, data: ServiceCreate, *, commit: bool = True
+) -> Service:
+    """`commit=False`: on-call sets its escalation policy in the same transaction."""
     require_admin(actor, "add services")
     _unique_name(session, Service, data.name)
     service = Service(name=data.name, description=data.description)
@@ -64,11 +67,15 @@ def create_service(session: Session, actor: User, data: ServiceCreate) -> Servic
     audit.record(
         session, actor.id, "service.created", "service", service.id, f"Service {service.name} added"
     )
-    session.commit()
+    if commit:
+        session.commit()
     return service
 
 
-def update_service(session: Session, actor: User, service_id: int, data: ServiceUpdate) -> Service:
+def update_service(
+    session: Session, actor: User, service_id: int, data: ServiceUpdate, *, commit: bool = True
+) -> Service:
+    """`commit=False`: on-call changes its escalation policy in the same transaction."""
     require_admin(actor, "change services")
     service = get_service(session, service_id)
     if data.name is not None:
@@ -87,7 +94,8 @@ def update_service(session: Session, actor: User, service_id: int, data: Service
         f"Service {service.name} changed",
         data.model_dump(exclude_unset=True),
     )
-    session.commit()
+    if commit:
+        session.commit()
     return service
 
 

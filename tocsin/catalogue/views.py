@@ -10,6 +10,7 @@ from tocsin.catalogue import service
 from tocsin.catalogue.schemas import ProductCreate, ServiceCreate, ServiceUpdate
 from tocsin.deps import CurrentUser, DbSession, IdPath
 from tocsin.errors import TocsinError
+from tocsin.oncall import service as oncall
 from tocsin.web.forms import FormBody, optional_id, parse, text
 from tocsin.web.templating import redirect, render
 
@@ -20,6 +21,8 @@ router = APIRouter(include_in_schema=False)
 def catalogue_page(request: Request, user: CurrentUser, session: DbSession) -> Response:
     context = {
         "services": service.list_services(session),
+        "policies": oncall.policies_of_services(session),
+        "all_policies": oncall.list_policies(session),
         "products": service.list_products(session),
         "teams": auth.list_teams(session),
     }
@@ -32,12 +35,21 @@ def create_service(form: FormBody, user: CurrentUser, session: DbSession) -> Res
         "name": text(form, "name"),
         "description": text(form, "description"),
         "team_id": optional_id(form, "team_id"),
+        "escalation_policy_id": optional_id(form, "escalation_policy_id"),
     }
     try:
-        created = service.create_service(session, user, parse(ServiceCreate, values))
+        created, policy = oncall.create_service(session, user, parse(ServiceCreate, values))
     except TocsinError as refused:
         return redirect("/services", f"error|{refused.message}")
-    return redirect("/services", f"ok|Service {created.name} is added.")
+    if policy is None:
+        return redirect(
+            "/services",
+            f"warn|Service {created.name} is added. It has no escalation policy: its alerts "
+            "page nobody until you choose one.",
+        )
+    return redirect(
+        "/services", f"ok|Service {created.name} is added; it pages through {policy.name}."
+    )
 
 
 @router.post("/services/{service_id}")
@@ -49,8 +61,12 @@ def update_service(
         "description": text(form, "description"),
         "team_id": optional_id(form, "team_id"),
     }
+    if "escalation_policy_id" in form:
+        values["escalation_policy_id"] = optional_id(form, "escalation_policy_id")
     try:
-        changed = service.update_service(session, user, service_id, parse(ServiceUpdate, values))
+        changed, _policy = oncall.update_service(
+            session, user, service_id, parse(ServiceUpdate, values)
+        )
     except TocsinError as refused:
         return redirect("/services", f"error|{refused.message}")
     return redirect("/services", f"ok|Service {changed.name} is saved.")

@@ -33,6 +33,7 @@ from tocsin.incidents.workflow import (
     action_label,
     explanation_needed,
 )
+from tocsin.oncall import service as oncall
 from tocsin.paging import service as paging
 from tocsin.paging.schemas import PageRequest
 from tocsin.web.forms import FormBody, ids, local_datetime, optional_id, parse, text
@@ -195,6 +196,9 @@ def incident_page(
         "severity_help": SEVERITY_HELP,
         "pages": pages,
         "page_facts": paging.facts_of_pages(session, pages),
+        "nobody_paged": paging.nobody_paged(session, pages),
+        "service_has_policy": incident.service_id is None
+        or oncall.policy_of_service(session, incident.service_id) is not None,
         "teams": auth.list_teams(session),
         "impact_started_value": local_input_value(request, incident.impact_started_at),
         "detected_value": local_input_value(request, incident.detected_at),

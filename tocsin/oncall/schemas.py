@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from tocsin.auth.schemas import TeamRef, UserRef
-from tocsin.catalogue.schemas import ServiceRef
+from tocsin.catalogue.schemas import ServiceOut, ServiceRef
 from tocsin.oncall.rotation import ShiftUnit
 from tocsin.schemas import (
     FIRST_DAY,
@@ -312,6 +312,12 @@ class PolicyOut(PolicyRef):
     team: TeamRef | None
     levels: list[LevelOut]
     created_at: datetime
+
+
+class ServiceWithPolicyOut(ServiceOut):
+    """A service and who its alerts page: null means nobody is paged."""
+
+    escalation_policy: PolicyRef | None
 
 
 class ServicePolicySet(Input):

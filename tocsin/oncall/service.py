@@ -73,10 +73,13 @@ from tocsin.oncall.schedules import (
     update_schedule,
 )
 from tocsin.oncall.service_policies import (
+    create_service,
+    policies_of_services,
     policy_of_service,
     service_policy,
     services_of,
     set_service_policy,
+    update_service,
 )
 from tocsin.oncall.shifts import (
     DEFAULT_SPAN,
@@ -108,6 +111,7 @@ __all__ = [
     "create_override",
     "create_policy",
     "create_schedule",
+    "create_service",
     "delete_layer",
     "delete_level",
     "delete_override",
@@ -129,6 +133,7 @@ __all__ = [
     "personal_calendar",
     "personal_feed_path",
     "plan_of",
+    "policies_of_services",
     "policy_of_service",
     "reach",
     "reorder_layers",
@@ -152,6 +157,7 @@ __all__ = [
     "update_level",
     "update_policy",
     "update_schedule",
+    "update_service",
     "user_by_feed",
     "who_is_on_call",
     "whole_shifts",

@@ -3,6 +3,7 @@ escalation policies; and the iCalendar feeds, which need a secret token and no l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -134,7 +135,8 @@ def now_page(request: Request, user: CurrentUser, session: DbSession) -> Respons
 def _back(form: FormData, fallback: str) -> str:
     """Where a form on several pages returns to: one of ours, never elsewhere."""
     target = text(form, "back")
-    return target if target.startswith("/oncall") and "//" not in target else fallback
+    ours = target.startswith("/oncall") or re.fullmatch(r"/services/\d+/alerting", target)
+    return target if ours and "//" not in target else fallback
 
 
 @router.post("/oncall/services/{service_id}/escalation-policy")

@@ -53,6 +53,12 @@ def start_page(
     )
     session.add(page)
     session.flush()
+    why_nobody = targets.nobody_reason(session, page)
+    if why_nobody is not None:
+        # Never "started paging" when nobody can be paged: say so, and why, at once.
+        end_page(session, page, PageStatus.EXHAUSTED, None, page.created_at or now())
+        mark(session, page, "page_exhausted", f"Nobody was paged: {why_nobody}")
+        return page
     wake_engines(session)
     who = actor.name if actor else "Tocsin"
     mark(
@@ -63,6 +69,26 @@ def start_page(
         actor.id if actor else None,
     )
     return page
+
+
+def paged_anyone(session: Session, page: Page) -> bool:
+    """Whether the page reached anyone's phone at all (a page of nobody stops unremarked)."""
+    query = select(PageRecipient.page_id).where(PageRecipient.page_id == page.id).limit(1)
+    return session.scalar(query) is not None
+
+
+def nobody_paged(session: Session, pages: list[Page]) -> str | None:
+    """Why these pages (of one alert or incident) reached nobody, for its page to say in
+    plain words; None while someone was paged or paging goes on."""
+    if not pages or any(p.status == PageStatus.ACTIVE.value for p in pages):
+        return None
+    if any(paged_anyone(session, p) for p in pages):
+        return None
+    for page in pages:
+        why = targets.nobody_reason(session, page)
+        if why is not None:
+            return why
+    return "nobody was on call"
 
 
 def check_targets(session: Session, page_targets: list[dict[str, Any]]) -> None:
@@ -128,6 +154,8 @@ def acknowledge_page(session: Session, page: Page, actor: User | None, by: str =
         return False
     moment = now()
     end_page(session, page, PageStatus.ACKNOWLEDGED, actor, moment)
+    if not paged_anyone(session, page):
+        return True  # nobody was paged: there is no paging to stop
     mark(
         session,
         page,
@@ -146,6 +174,8 @@ def resolve_subject(
     pages = active_pages(session, subject_type, subject_id)
     for page in pages:
         end_page(session, page, PageStatus.RESOLVED, actor, moment)
+        if not paged_anyone(session, page):
+            continue  # nobody was paged: there is no paging to stop
         mark(
             session,
             page,

@@ -52,28 +52,36 @@ def plan(session: Session, page: Page, at: datetime) -> Plan:
         )
     from tocsin.oncall import service as oncall
 
-    policy = oncall.policy_of_service(session, page.service_id) if page.service_id else None
-    if policy is None:
-        return Plan(
-            delays=[],
-            repeat=0,
-            people=lambda _level: [],
-            why_nobody="the service has no escalation policy",
-        )
+    why = nobody_reason(session, page)
+    if why is not None:
+        return Plan(delays=[], repeat=0, people=lambda _level: [], why_nobody=why)
+    policy = oncall.policy_of_service(session, page.service_id)
     levels = oncall.levels_of(policy)
-    if not levels:
-        return Plan(
-            delays=[],
-            repeat=0,
-            people=lambda _level: [],
-            why_nobody=f"the escalation policy {policy.name} has no levels",
-        )
     return Plan(
         delays=[level.delay_minutes for level in levels],
         repeat=policy.repeat,
         people=lambda index: oncall.resolve_targets(session, levels[index], at),
         why_nobody="nobody is on call for this level",
     )
+
+
+def nobody_reason(session: Session, page: Page) -> str | None:
+    """Why a page of a service's on-call can page nobody at all ("checkout has no escalation
+    policy"); None when its policy has levels (or it pages chosen people)."""
+    if page.targets:
+        return None
+    from tocsin.catalogue.models import Service
+    from tocsin.oncall import service as oncall
+
+    service = session.get(Service, page.service_id) if page.service_id else None
+    if service is None:
+        return "no faulty service is named"
+    policy = oncall.policy_of_service(session, service.id)
+    if policy is None:
+        return f"{service.name} has no escalation policy"
+    if not oncall.levels_of(policy):
+        return f"the escalation policy {policy.name} of {service.name} has no levels"
+    return None
 
 
 def expand(session: Session, targets: list[dict], at: datetime) -> list[User]:
@@ -105,8 +113,11 @@ def describe(session: Session, page: Page) -> str:
     if not page.targets:
         from tocsin.catalogue.models import Service
 
-        service = session.get(Service, page.service_id) if page.service_id else None
-        return f"the on-call of {service.name}" if service else "nobody (no service)"
+        why_nobody = nobody_reason(session, page)
+        if why_nobody is not None:
+            return f"nobody: {why_nobody}"
+        service = session.get(Service, page.service_id)
+        return f"the on-call of {service.name}"
     from tocsin.catalogue.models import Service
 
     names = []

@@ -35,7 +35,7 @@ DOMAINS = (
     "reports",
 )
 FLASH_COOKIE = "tocsin_flash"
-FLASH_KINDS = frozenset({"ok", "error", "info"})
+FLASH_KINDS = frozenset({"ok", "error", "info", "warn"})
 
 
 def _loader() -> ChoiceLoader:
