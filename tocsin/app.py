@@ -39,6 +39,7 @@ from tocsin.paging import api as paging_api
 from tocsin.paging import views as paging_views
 from tocsin.postmortems import api as postmortems_api
 from tocsin.postmortems import service as postmortems
+from tocsin.postmortems import views as postmortems_views
 from tocsin.reports import api as reports_api
 from tocsin.reports import views as reports_views
 from tocsin.statuspage import api as statuspage_api
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         statuspage_views.router,
         statuspage_public.router,
         comms_views.router,
+        postmortems_views.router,
         reports_views.router,
     ):
         app.include_router(router)

@@ -33,6 +33,7 @@ DOMAINS = (
     "oncall",
     "comms",
     "reports",
+    "postmortems",
 )
 FLASH_COOKIE = "tocsin_flash"
 FLASH_KINDS = frozenset({"ok", "error", "info", "warn"})

@@ -1,0 +1,194 @@
+"""The postmortem in the web UI: on the incident page, its own page (every section editable
+with plain forms, a refused save kept beside the newer text), review by form, and the list."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import browser_login
+from tocsin.auth.models import User
+from tocsin.incidents import service as incidents
+from tocsin.incidents.schemas import IncidentCreate, StatusChange
+from tocsin.postmortems import service as postmortems
+from tocsin.postmortems.schemas import PostmortemSave
+
+
+@pytest.fixture
+def resolved(db, clock, responder):
+    """A resolved SEV2: its postmortem has just started."""
+
+    def make(severity: str = "SEV2", **fields) -> str:
+        with db.begin() as session:
+            actor = session.get(User, responder.id)
+            data = IncidentCreate(summary="Checkout fails", severity=severity, **fields)
+            key = incidents.declare_incident(session, actor, data).key
+            incidents.change_status(session, actor, key, StatusChange(status="fixing"))
+            incidents.change_status(
+                session, actor, key, StatusChange(status="resolved", resolution_summary="ok")
+            )
+            return key
+
+    return make
+
+
+@pytest.fixture
+def browser(app):
+    clients = []
+
+    def login(user) -> tuple[TestClient, str]:
+        client = TestClient(app)
+        clients.append(client)
+        return client, browser_login(client, user)
+
+    yield login
+    for client in clients:
+        client.close()
+
+
+def text_of(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def test_the_incident_page_shows_the_postmortem_its_status_and_owner(browser, resolved, responder):
+    key = resolved()
+    rita, _ = browser(responder)
+    page = rita.get(f"/incidents/{key}").text
+    section = page.split('id="postmortem"', 1)[1].split("</section>", 1)[0]
+    assert f'href="/incidents/{key}/postmortem">Open</a>' in section
+    assert 'data-postmortem-status="draft">Draft</span>' in section
+    assert f'<dd id="postmortem-owner">{responder.name}</dd>' in section
+    assert f"{key} closes once its postmortem is approved." in section
+
+
+def test_a_minor_incident_offers_to_start_one(browser, resolved, responder):
+    key = resolved("SEV3")
+    rita, csrf = browser(responder)
+    page = rita.get(f"/incidents/{key}").text
+    assert "minor incidents get one on request" in page
+    started = rita.post(f"/incidents/{key}/postmortem/start", data={"csrf_token": csrf})
+    assert started.url.path == f"/incidents/{key}/postmortem"
+    assert "The postmortem is started" in started.text
+
+
+def test_every_section_is_saved_through_a_plain_form(browser, resolved, responder):
+    key = resolved()
+    rita, csrf = browser(responder)
+    page = rita.get(f"/incidents/{key}/postmortem").text
+    for name in ("summary", "leadup", "timeline", "five_whys", "root_cause_category", "got_lucky"):
+        assert f'action="/incidents/{key}/postmortem/sections/{name}"' in page
+    assert "<script>" not in page
+    saved = rita.post(
+        f"/incidents/{key}/postmortem/sections/leadup",
+        data={"csrf_token": csrf, "base_version": "1", "text": "Release 4512 went out."},
+    )
+    assert "Leadup saved (version 2)." in saved.text
+    assert "Release 4512 went out." in saved.text
+    whys = rita.post(
+        f"/incidents/{key}/postmortem/sections/five_whys",
+        data={
+            "csrf_token": csrf,
+            "base_version": "2",
+            "why_0": "Why did checkout fail?",
+            "answer_0": "The pool was exhausted.",
+            "why_1": "Why was it exhausted?",
+            "answer_1": "Release 4512 halved it.",
+            "why_2": "",
+            "answer_2": "",
+        },
+    )
+    assert "Five whys saved (version 3)." in whys.text
+    assert "<strong>Because</strong> Release 4512 halved it." in whys.text
+    rows = rita.post(
+        f"/incidents/{key}/postmortem/sections/timeline",
+        data={
+            "csrf_token": csrf,
+            "base_version": "3",
+            "time_zone": "Europe/Berlin",
+            "at_0": "2026-03-02T10:05",
+            "text_0": "Pool exhausted",
+            "at_1": "",
+            "text_1": "",
+        },
+    )
+    assert "Timeline saved (version 4)." in rows.text
+    assert "Mar 02, 10:05" in rows.text  # shown in the timeline's own time zone
+    category = rita.post(
+        f"/incidents/{key}/postmortem/sections/root_cause_category",
+        data={"csrf_token": csrf, "base_version": "4", "category": "Change"},
+    )
+    assert '<span class="tag">Change</span>' in category.text
+    api = postmortems  # the stored document is the API's
+    assert api is not None
+
+
+def test_a_refused_save_comes_back_with_the_text_as_typed(
+    db, browser, resolved, responder, make_user
+):
+    key = resolved()
+    rita, csrf = browser(responder)
+    with db.begin() as session:
+        tom = session.get(User, make_user(name="Tom Techlead").id)
+        postmortems.save(session, tom, key, PostmortemSave(base_version=1, fault="Tom's view"))
+    refused = rita.post(
+        f"/incidents/{key}/postmortem/sections/fault",
+        data={"csrf_token": csrf, "base_version": "1", "text": "Mine, typed at length"},
+    )
+    assert refused.status_code == 409
+    assert "Tom Techlead saved version 2 while you were editing (Fault)" in refused.text
+    assert ">\nMine, typed at length</textarea>" in refused.text
+    assert "Tom&#39;s view" in refused.text  # the newer text, beside
+    assert 'name="base_version" value="2"' in refused.text  # saving again is deliberate
+    bad = rita.post(
+        f"/incidents/{key}/postmortem/sections/five_whys",
+        data={"csrf_token": csrf, "base_version": "2", "why_0": "", "answer_0": "x"},
+    )
+    assert bad.status_code == 422 and "Five whys step 1 has no why" in bad.text
+
+
+def test_review_by_form_and_the_list(db, browser, resolved, responder, admin):
+    key = resolved()
+    with db.begin() as session:
+        rita_ = session.get(User, responder.id)
+        complete = PostmortemSave(
+            base_version=1,
+            five_whys=[{"why": "Why?", "answer": "Because."}],
+            root_cause="A halved pool.",
+            root_cause_category="Change",
+        )
+        postmortems.save(session, rita_, key, complete)
+    rita, csrf = browser(responder)
+    page = rita.get(f"/incidents/{key}/postmortem").text
+    assert 'data-move="in_review">Ask for review</button>' in page
+    sent = rita.post(
+        f"/incidents/{key}/postmortem/status", data={"csrf_token": csrf, "status": "in_review"}
+    )
+    assert "The postmortem is in review." in sent.text
+    assert "Nobody who wrote in it or owns it approves it." in sent.text
+    ada, ada_csrf = browser(admin)
+    approved = ada.post(
+        f"/incidents/{key}/postmortem/status", data={"csrf_token": ada_csrf, "status": "approved"}
+    )
+    assert "The postmortem is approved." in approved.text
+    assert "/postmortem/sections/" not in approved.text  # no editing once approved
+    listing = rita.get("/postmortems?status=approved").text
+    assert f'data-key="{key}"' in listing
+    assert '<a href="/postmortems" aria-current="page">Postmortems</a>' in listing
+
+
+def test_a_restricted_incident_keeps_its_postmortem_page_restricted(
+    browser, resolved, responder, make_user
+):
+    key = resolved(restricted=True)
+    otto, _ = browser(make_user(name="Otto Outsider"))
+    assert otto.get(f"/incidents/{key}/postmortem").status_code == 404
+    assert key not in otto.get("/postmortems").text
+
+
+def test_the_page_prints_without_its_forms(client):
+    css = client.get("/static/tocsin.css").text
+    printing = css.rsplit("@media print", 1)[1]
+    assert ".pm-edit" in printing and ".pm-review" in printing
