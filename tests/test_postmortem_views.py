@@ -192,3 +192,21 @@ def test_the_page_prints_without_its_forms(client):
     css = client.get("/static/tocsin.css").text
     printing = css.rsplit("@media print", 1)[1]
     assert ".pm-edit" in printing and ".pm-review" in printing
+
+
+def test_the_blameless_check_shows_beside_the_section(browser, api_as, resolved, responder):
+    key = resolved()
+    rita, csrf = browser(responder)
+    rita.post(
+        f"/incidents/{key}/postmortem/sections/fault",
+        data={"csrf_token": csrf, "base_version": "1", "text": "It was human error."},
+    )
+    page = rita.get(f"/incidents/{key}/postmortem").text
+    fault = page.split('id="section-fault"', 1)[1].split("</section>", 1)[0]
+    assert '<li class="pm-finding" data-kind="phrase"><mark>human error</mark>' in fault
+    assert "characters 7\u201318" in fault
+    found = api_as(responder).get(f"/api/v1/incidents/{key}/postmortem/findings").json()
+    assert [(f["section"], f["text"], f["start"], f["end"]) for f in found] == [
+        ("fault", "human error", 7, 18)
+    ]
+    assert found[0]["suggestion"].startswith("Say which safeguard was missing")

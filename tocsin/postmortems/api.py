@@ -11,6 +11,7 @@ from tocsin.deps import CurrentUser, DbSession, KeyPath
 from tocsin.postmortems import service
 from tocsin.postmortems.models import Postmortem
 from tocsin.postmortems.schemas import (
+    FindingOut,
     OwnerChange,
     PostmortemCreate,
     PostmortemFilters,
@@ -143,3 +144,20 @@ def export_markdown(
     """The postmortem as Markdown."""
     text = service.markdown_of(session, user, key, version)
     return MarkdownResponse(text)
+
+
+@router.get("/incidents/{key}/postmortem/findings", response_model=list[FindingOut])
+def findings(key: KeyPath, user: CurrentUser, session: DbSession) -> object:
+    """The blameless check on the newest version: names of people and blame phrasing, each
+    with its section, exact span and a suggestion. Advice; nothing is refused for it."""
+    return [
+        FindingOut(
+            section=section,
+            start=f.start,
+            end=f.end,
+            text=f.text,
+            kind=f.kind,
+            suggestion=f.suggestion,
+        )
+        for section, f in service.findings_of(session, user, key)
+    ]

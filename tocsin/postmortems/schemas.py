@@ -120,3 +120,14 @@ class RevisionOut(Output):
     changed: list[str]
     saved_by: UserRef | None
     saved_at: datetime
+
+
+class FindingOut(Output):
+    """Advice of the blameless check: `text` is section[start:end]."""
+
+    section: str
+    start: int
+    end: int
+    text: str
+    kind: str = Field(description="person (a name from the directory) or phrase (blame wording)")
+    suggestion: str

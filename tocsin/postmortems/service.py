@@ -28,7 +28,7 @@ from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.incidents.workflow import Status as IncidentStatus
 from tocsin.paging import service as paging
-from tocsin.postmortems import template, workflow
+from tocsin.postmortems import blameless, template, workflow
 from tocsin.postmortems.models import Postmortem, PostmortemRevision
 from tocsin.postmortems.schemas import PostmortemFilters, PostmortemSave, StatusMove
 from tocsin.postmortems.workflow import Status, Why
@@ -755,3 +755,18 @@ def markdown_of(session: Session, actor: User, key: str, version: int | None = N
     incident = view.postmortem.incident
     title = f"Postmortem: {incident.key} {incident.summary}"
     return template.markdown(title, view.document, _meta(view))
+
+
+# ---------------------------------------------------------------- the blameless check
+
+
+def findings_of(session: Session, actor: User, key: str) -> list[tuple[str, blameless.Finding]]:
+    """Advice on the newest version: (section, finding) for each name of someone in the
+    directory and each blame phrase, with its exact span in that section's text."""
+    view = get_postmortem(session, actor, key)
+    people = [u.name for u in auth.list_users(session) if u.is_active]
+    words = blameless.word_list()
+    found = []
+    for section, text in blameless.sections_to_check(view.document, template.TEXT_SECTIONS):
+        found += [(section, f) for f in blameless.check(text, words, people)]
+    return found

@@ -141,13 +141,12 @@ def first_version(facts: IncidentFacts, time_zone: str = "UTC") -> dict[str, Any
             facts.description,
         ]
     ).rstrip()
-    who = f"reported by {facts.reporter}" if facts.reporter else "declared by an alert rule"
     document["detection"] = "\n".join(
         [
-            f"Detected {_at(facts.detected_at, zone)}, {who}; "
-            f"declared {_at(facts.declared_at, zone)}.",
+            f"Detected {_at(facts.detected_at, zone)}; declared {_at(facts.declared_at, zone)}.",
             f"Time to detect: {span(facts.detected_at - facts.impact_started_at)} "
             "(impact start to detection).",
+            f"Reported by: {facts.reporter or 'an alert rule'}.",
         ]
     )
     acknowledged = (

@@ -102,7 +102,11 @@ def _render_page(
     forms["timeline"] = _local_rows(document.get("timeline") or [], zone)
     if typed:
         forms.update(typed)
+    advice: dict[str, list[Any]] = {}
+    for section, finding in service.findings_of(session, user, key):
+        advice.setdefault(section.split(".", 1)[0], []).append((section, finding))
     context = {
+        "advice": advice,
         "incident": postmortem.incident,
         "postmortem": postmortem,
         "view": view,
