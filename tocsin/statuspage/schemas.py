@@ -10,7 +10,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    Strict,
+    StringConstraints,
+    model_validator,
+)
 
 from tocsin.paging.addresses import HIDDEN
 from tocsin.schemas import (
@@ -74,13 +81,6 @@ def _iso_day(value: object) -> object:
 def _from_first_day(value: date) -> date:
     if value < FIRST_DAY:
         raise ValueError(f"must be {FIRST_DAY} or later")
-    return value
-
-
-def _number(value: object) -> object:
-    """A JSON number: not true/false, not a string of digits."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")
     return value
 
 
@@ -190,8 +190,8 @@ class ComponentOut(Output):
     updated_at: datetime
 
 
-OutageMinutes = Annotated[float, BeforeValidator(_number), Field(ge=0, le=25 * 60)]
-UptimePercent = Annotated[float, BeforeValidator(_number), Field(ge=0, le=100)]
+OutageMinutes = Annotated[float, Strict(), Field(ge=0, le=25 * 60)]
+UptimePercent = Annotated[float, Strict(), Field(ge=0, le=100)]
 
 
 class PastDay(Input):
