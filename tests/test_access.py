@@ -529,6 +529,10 @@ NESTED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/incidents/{key}/postmortem"): {"base_version": 1, "fault": "x"},
     ("POST", "/api/v1/incidents/{key}/postmortem/status"): {"status": "in_review"},
     ("PUT", "/api/v1/incidents/{key}/postmortem/owner"): {"owner_id": "{colleague_id}"},
+    ("POST", "/api/v1/incidents/{key}/postmortem/findings/dismiss"): {
+        "section": "fault",
+        "text": "x",
+    },
     ("PUT", "/api/v1/services/{service_id}/alert-rules"): {"rules": []},
     ("POST", "/api/v1/schedules/{schedule_id}/layers"): LAYER,
     ("PUT", "/api/v1/schedules/{schedule_id}/layers/{layer_id}"): LAYER,

@@ -210,3 +210,29 @@ def test_the_blameless_check_shows_beside_the_section(browser, api_as, resolved,
         ("fault", "human error", 7, 18)
     ]
     assert found[0]["suggestion"].startswith("Say which safeguard was missing")
+
+
+def test_a_dismissed_finding_stays_visible_to_the_reviewer(
+    browser, api_as, resolved, responder, admin
+):
+    key = resolved()
+    rita, csrf = browser(responder)
+    rita.post(
+        f"/incidents/{key}/postmortem/sections/fault",
+        data={"csrf_token": csrf, "base_version": "1", "text": "The careless default."},
+    )
+    dismissed = rita.post(
+        f"/incidents/{key}/postmortem/findings/dismiss",
+        data={"csrf_token": csrf, "section": "fault", "text": "careless"},
+    )
+    assert "Dismissed: the reviewer sees that you kept these words." in dismissed.text
+    found = api_as(admin).get(f"/api/v1/incidents/{key}/postmortem/findings").json()
+    assert [(f["text"], f["dismissed_by"]["name"]) for f in found] == [("careless", responder.name)]
+    ada, _ = browser(admin)
+    assert f"Dismissed by {responder.name}." in ada.get(f"/incidents/{key}/postmortem").text
+    api = api_as(responder)
+    missing = api.post(
+        f"/api/v1/incidents/{key}/postmortem/findings/dismiss",
+        json={"section": "fault", "text": "nothing like it"},
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["field"] == "text"

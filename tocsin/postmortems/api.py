@@ -11,6 +11,7 @@ from tocsin.deps import CurrentUser, DbSession, KeyPath
 from tocsin.postmortems import service
 from tocsin.postmortems.models import Postmortem
 from tocsin.postmortems.schemas import (
+    FindingDismiss,
     FindingOut,
     OwnerChange,
     PostmortemCreate,
@@ -146,18 +147,28 @@ def export_markdown(
     return MarkdownResponse(text)
 
 
+def _finding_out(advice: service.Advice) -> FindingOut:
+    f, d = advice.finding, advice.dismissal
+    return FindingOut(
+        section=advice.section,
+        start=f.start,
+        end=f.end,
+        text=f.text,
+        kind=f.kind,
+        suggestion=f.suggestion,
+        dismissed_by=d.dismissed_by if d else None,
+        dismissed_at=d.dismissed_at if d else None,
+    )
+
+
 @router.get("/incidents/{key}/postmortem/findings", response_model=list[FindingOut])
 def findings(key: KeyPath, user: CurrentUser, session: DbSession) -> object:
     """The blameless check on the newest version: names of people and blame phrasing, each
-    with its section, exact span and a suggestion. Advice; nothing is refused for it."""
-    return [
-        FindingOut(
-            section=section,
-            start=f.start,
-            end=f.end,
-            text=f.text,
-            kind=f.kind,
-            suggestion=f.suggestion,
-        )
-        for section, f in service.findings_of(session, user, key)
-    ]
+    with its section, exact span, a suggestion, and who dismissed it. Advice, never refused."""
+    return [_finding_out(a) for a in service.findings_of(session, user, key)]
+
+
+@router.post("/incidents/{key}/postmortem/findings/dismiss", response_model=FindingOut)
+def dismiss(key: KeyPath, body: FindingDismiss, user: CurrentUser, session: DbSession) -> object:
+    """Keeps the words a finding points at; the reviewer sees who dismissed it."""
+    return _finding_out(service.dismiss_finding(session, user, key, body.section, body.text))

@@ -72,3 +72,20 @@ class PostmortemRevision(Base):
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     saved_by: Mapped[User | None] = relationship(lazy="joined")
+
+
+class PostmortemDismissal(Base):
+    """A blameless-check finding someone decided to keep, remembered by its words (edits move
+    spans), so the reviewer sees who dismissed what."""
+
+    __tablename__ = "postmortem_dismissals"
+    __table_args__ = (UniqueConstraint("postmortem_id", "section", "phrase"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(48))
+    phrase: Mapped[str] = mapped_column(String(200))
+    dismissed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    dismissed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    dismissed_by: Mapped[User | None] = relationship(lazy="joined")

@@ -131,3 +131,10 @@ class FindingOut(Output):
     text: str
     kind: str = Field(description="person (a name from the directory) or phrase (blame wording)")
     suggestion: str
+    dismissed_by: UserRef | None = None
+    dismissed_at: datetime | None = None
+
+
+class FindingDismiss(Input):
+    section: Annotated[str, StringConstraints(min_length=1, max_length=48)]
+    text: Annotated[Text, StringConstraints(min_length=1, max_length=200)]

@@ -29,7 +29,7 @@ from tocsin.incidents.models import Incident
 from tocsin.incidents.workflow import Status as IncidentStatus
 from tocsin.paging import service as paging
 from tocsin.postmortems import blameless, template, workflow
-from tocsin.postmortems.models import Postmortem, PostmortemRevision
+from tocsin.postmortems.models import Postmortem, PostmortemDismissal, PostmortemRevision
 from tocsin.postmortems.schemas import PostmortemFilters, PostmortemSave, StatusMove
 from tocsin.postmortems.workflow import Status, Why
 from tocsin.timeline import service as timeline
@@ -760,13 +760,69 @@ def markdown_of(session: Session, actor: User, key: str, version: int | None = N
 # ---------------------------------------------------------------- the blameless check
 
 
-def findings_of(session: Session, actor: User, key: str) -> list[tuple[str, blameless.Finding]]:
-    """Advice on the newest version: (section, finding) for each name of someone in the
-    directory and each blame phrase, with its exact span in that section's text."""
+@dataclass(frozen=True)
+class Advice:
+    """One finding in one section, and its dismissal when someone kept the words."""
+
+    section: str
+    finding: blameless.Finding
+    dismissal: PostmortemDismissal | None
+
+
+def findings_of(session: Session, actor: User, key: str) -> list[Advice]:
+    """Advice on the newest version: each name of someone in the directory and each blame
+    phrase, with its exact span in that section's text, and whether it was dismissed."""
     view = get_postmortem(session, actor, key)
     people = [u.name for u in auth.list_users(session) if u.is_active]
     words = blameless.word_list()
+    dismissed = {
+        (d.section, d.phrase): d
+        for d in session.scalars(
+            select(PostmortemDismissal).where(
+                PostmortemDismissal.postmortem_id == view.postmortem.id
+            )
+        )
+    }
     found = []
     for section, text in blameless.sections_to_check(view.document, template.TEXT_SECTIONS):
-        found += [(section, f) for f in blameless.check(text, words, people)]
+        for finding in blameless.check(text, words, people):
+            found.append(Advice(section, finding, dismissed.get((section, finding.key))))
     return found
+
+
+def dismiss_finding(session: Session, actor: User, key: str, section: str, text: str) -> Advice:
+    """Keeps the words a finding points at; on the incident's timeline and audit log, and
+    shown to the reviewer as dismissed by this person."""
+    require_responder(actor, "dismiss blameless-check findings")
+    wanted = " ".join(text.casefold().split())
+    match = next(
+        (
+            a
+            for a in findings_of(session, actor, key)
+            if a.section == section and a.finding.key == wanted
+        ),
+        None,
+    )
+    if match is None:
+        raise NotFound(f"No finding {text!r} in {section} of this postmortem.", field="text")
+    if match.dismissal is not None:
+        return match
+    postmortem = _to_act_on(session, actor, key, "dismiss blameless-check findings")
+    dismissal = PostmortemDismissal(
+        postmortem_id=postmortem.id,
+        section=section,
+        phrase=wanted,
+        dismissed_by=actor,
+        dismissed_at=now(),
+    )
+    session.add(dismissal)
+    _record(
+        session,
+        postmortem,
+        actor,
+        "postmortem_dismissal",
+        f"{actor.name} kept {match.finding.text!r} in the postmortem despite the blameless check",
+        {"section": section, "text": match.finding.text},
+    )
+    _commit(session)
+    return Advice(section, match.finding, dismissal)

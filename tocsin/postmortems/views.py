@@ -103,8 +103,8 @@ def _render_page(
     if typed:
         forms.update(typed)
     advice: dict[str, list[Any]] = {}
-    for section, finding in service.findings_of(session, user, key):
-        advice.setdefault(section.split(".", 1)[0], []).append((section, finding))
+    for found in service.findings_of(session, user, key):
+        advice.setdefault(found.section.split(".", 1)[0], []).append(found)
     context = {
         "advice": advice,
         "incident": postmortem.incident,
@@ -231,6 +231,19 @@ def refill_timeline(
         return "The timeline now holds " + ("every event." if everything else "the starred events.")
 
     return act_and_return(f"{_page(key)}#section-timeline", act)
+
+
+@router.post("/incidents/{key}/postmortem/findings/dismiss")
+def dismiss_finding(
+    key: KeyPath, form: FormBody, user: CurrentUser, session: DbSession
+) -> Response:
+    section = text(form, "section")
+
+    def act() -> str:
+        service.dismiss_finding(session, user, key, section, text(form, "text"))
+        return "Dismissed: the reviewer sees that you kept these words."
+
+    return act_and_return(f"{_page(key)}#section-{section.split('.', 1)[0]}", act)
 
 
 @router.post("/incidents/{key}/postmortem/start")
