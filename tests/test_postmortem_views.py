@@ -14,7 +14,7 @@ from tocsin.auth.models import User
 from tocsin.incidents import service as incidents
 from tocsin.incidents.schemas import IncidentCreate, StatusChange
 from tocsin.postmortems import service as postmortems
-from tocsin.postmortems.schemas import PostmortemSave
+from tocsin.postmortems.schemas import PostmortemSave, StatusMove
 
 
 @pytest.fixture
@@ -236,3 +236,62 @@ def test_a_dismissed_finding_stays_visible_to_the_reviewer(
         json={"section": "fault", "text": "nothing like it"},
     )
     assert missing.status_code == 404 and missing.json()["error"]["field"] == "text"
+
+
+def publish(db, key: str, writer: User, approver: User, category: str, root: str) -> None:
+    with db.begin() as session:
+        w, a = session.get(User, writer.id), session.get(User, approver.id)
+        complete = PostmortemSave(
+            base_version=postmortems.get_postmortem(session, w, key).revision.version,
+            five_whys=[{"why": "Why?", "answer": "Because."}],
+            root_cause=root,
+            root_cause_category=category,
+        )
+        postmortems.save(session, w, key, complete)
+        postmortems.move(session, w, key, StatusMove(status="in_review"))
+        postmortems.move(session, a, key, StatusMove(status="approved"))
+        postmortems.move(session, w, key, StatusMove(status="published"))
+
+
+def test_the_blog_lists_published_postmortems_newest_first_with_filters(
+    db, clock, browser, resolved, responder, admin, make_user
+):
+    first, second, draft = resolved(), resolved(), resolved()
+    secret = resolved(restricted=True)
+    publish(db, first, responder, admin, "Change", "A halved pool.")
+    clock.advance(days=40)  # published in April
+    publish(db, second, responder, admin, "Scale", "Black Friday traffic.")
+    publish(db, secret, responder, admin, "Bug", "Leaked keys.")
+    rita, _ = browser(responder)
+    page = rita.get("/postmortems/blog").text
+    keys = re.findall(r'<article class="card blog-entry" data-key="([^"]+)"', page)
+    assert keys == [secret, second, first]  # newest first; drafts are not on the blog
+    assert draft not in keys
+    by_category = rita.get("/postmortems/blog", params={"category": "Change"}).text
+    assert re.findall(r'data-key="([^"]+)"', by_category) == [first]
+    march = rita.get("/postmortems/blog", params={"month": "2026-03"}).text
+    assert re.findall(r'data-key="([^"]+)"', march) == [first]
+    assert rita.get("/postmortems/blog", params={"category": "Gremlins"}).status_code == 422
+    otto, _ = browser(make_user(name="Otto Outsider"))
+    assert secret not in otto.get("/postmortems/blog").text
+    assert otto.get(f"/postmortems/blog/{secret}").status_code == 404
+    entry = rita.get(f"/postmortems/blog/{first}").text
+    assert "A halved pool." in entry and "<form" not in entry.split('id="main"', 1)[1]
+    assert rita.get(f"/postmortems/blog/{draft}").status_code == 404
+
+
+def test_the_blog_shows_what_was_published_while_an_amendment_is_drafted(
+    db, browser, resolved, responder, admin
+):
+    key = resolved()
+    publish(db, key, responder, admin, "Change", "A halved pool.")
+    with db.begin() as session:
+        rita_ = session.get(User, responder.id)
+        postmortems.move(session, rita_, key, StatusMove(status="draft", comment="More"))
+        version = postmortems.get_postmortem(session, rita_, key).revision.version
+        postmortems.save(
+            session, rita_, key, PostmortemSave(base_version=version, root_cause="Draft words")
+        )
+    rita, _ = browser(responder)
+    entry = rita.get(f"/postmortems/blog/{key}").text
+    assert "A halved pool." in entry and "Draft words" not in entry

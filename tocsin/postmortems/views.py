@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from tocsin.auth import service as auth
 from tocsin.auth.models import User
 from tocsin.auth.permissions import Role, has_role
+from tocsin.catalogue import service as catalogue
 from tocsin.deps import CurrentUser, DbSession, KeyPath
 from tocsin.errors import InvalidInput, NotFound, TocsinError
 from tocsin.incidents.models import Incident
@@ -301,3 +302,51 @@ def postmortem_list(request: Request, user: CurrentUser, session: DbSession) -> 
         "is_overdue": service.is_overdue,
     }
     return render(request, "postmortems/list.html", context)
+
+
+# ---------------------------------------------------------------- the blog
+
+
+@router.get("/postmortems/blog", response_class=HTMLResponse)
+def blog(request: Request, user: CurrentUser, session: DbSession) -> Response:
+    """Published postmortems, newest first, filtered by service, team, category and month."""
+    wanted = {
+        name: request.query_params.get(name, "").strip()
+        for name in ("service_id", "team_id", "category", "month")
+    }
+    filters = parse(
+        PostmortemFilters,
+        {
+            "status": [Status.PUBLISHED.value],
+            "limit": 200,
+            **{k: v for k, v in wanted.items() if v},
+        },
+    )
+    context = {
+        "entries": service.list_postmortems(session, user, filters),
+        "wanted": wanted,
+        "services": catalogue.list_services(session),
+        "teams": auth.list_teams(session),
+        "categories": [c.value for c in Category],
+    }
+    return render(request, "postmortems/blog.html", context)
+
+
+@router.get("/postmortems/blog/{key}", response_class=HTMLResponse)
+def blog_entry(key: KeyPath, request: Request, user: CurrentUser, session: DbSession) -> Response:
+    """One published postmortem as it was published, to read or print."""
+    view = service.published_view(session, user, key)
+    document = view.document
+    zone = document.get("timeline_time_zone") or "UTC"
+    context = {
+        "incident": view.postmortem.incident,
+        "postmortem": view.postmortem,
+        "view": view,
+        "document": document,
+        "zone": zone,
+        "timeline_rows": _local_rows(document.get("timeline") or [], zone),
+        "text_sections": template.TEXT_SECTIONS,
+        "order": template.ORDER,
+        "labels": template.LABELS,
+    }
+    return render(request, "postmortems/entry.html", context)
