@@ -272,9 +272,17 @@ def test_the_blog_lists_published_postmortems_newest_first_with_filters(
     march = rita.get("/postmortems/blog", params={"month": "2026-03"}).text
     assert re.findall(r'data-key="([^"]+)"', march) == [first]
     assert rita.get("/postmortems/blog", params={"category": "Gremlins"}).status_code == 422
+    # Full-text search over what was published, the same on SQLite (FTS5) and PostgreSQL.
+    found = rita.get("/postmortems/blog", params={"q": "Black Friday"}).text
+    assert re.findall(r'data-key="([^"]+)"', found) == [second]
+    stems = rita.get("/api/v1/postmortems", params={"q": "halved pools"}).json()
+    assert [p["incident_key"] for p in stems] == [first]
+    assert rita.get("/api/v1/postmortems", params={"q": '"OR (*'}).json() == []
+    assert rita.get("/api/v1/postmortems", params={"q": "Checkout fails"}).status_code == 200
     otto, _ = browser(make_user(name="Otto Outsider"))
     assert secret not in otto.get("/postmortems/blog").text
     assert otto.get(f"/postmortems/blog/{secret}").status_code == 404
+    assert otto.get("/postmortems/blog", params={"q": "leaked keys"}).text.count("data-key") == 0
     entry = rita.get(f"/postmortems/blog/{first}").text
     assert "A halved pool." in entry and "<form" not in entry.split('id="main"', 1)[1]
     assert rita.get(f"/postmortems/blog/{draft}").status_code == 404

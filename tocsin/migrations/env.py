@@ -22,6 +22,11 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    """Full-text search tables are the database's own kind (FTS5, tsvector): not in the models."""
+    return not (type_ in ("table", "index") and (name or "").startswith("postmortem_search"))
+
+
 def run_migrations_online() -> None:
     engine = make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
@@ -31,6 +36,7 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             render_item=render_item,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -9,7 +9,17 @@ from pydantic import Field, StringConstraints
 
 from tocsin.auth.schemas import UserRef
 from tocsin.postmortems.workflow import Category, Status
-from tocsin.schemas import Id, Input, Integer, Moment, Output, QueryId, Text, TimeZone
+from tocsin.schemas import (
+    Id,
+    Input,
+    Integer,
+    Moment,
+    Output,
+    QueryId,
+    SearchText,
+    Text,
+    TimeZone,
+)
 
 IncidentKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
 
@@ -69,6 +79,7 @@ class PostmortemFilters(Input):
     """Filters of the list and of the blog."""
 
     status: list[Status] = Field(default_factory=list, max_length=4)
+    q: SearchText = Field(default="", description="Words the published text must all have.")
     service_id: QueryId | None = None
     team_id: QueryId | None = None
     category: Category | None = None

@@ -28,7 +28,7 @@ from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.incidents.workflow import Status as IncidentStatus
 from tocsin.paging import service as paging
-from tocsin.postmortems import blameless, template, workflow
+from tocsin.postmortems import blameless, search, template, workflow
 from tocsin.postmortems.models import Postmortem, PostmortemDismissal, PostmortemRevision
 from tocsin.postmortems.schemas import PostmortemFilters, PostmortemSave, StatusMove
 from tocsin.postmortems.workflow import Status, Why
@@ -158,6 +158,9 @@ def list_postmortems(session: Session, actor: User, filters: PostmortemFilters) 
     )
     if filters.status:
         query = query.where(Postmortem.status.in_([s.value for s in filters.status]))
+    if filters.q.strip():  # search reads the published text: the blog
+        ids = search.matching(session, filters.q)
+        query = query.where(Postmortem.published_version.is_not(None), Postmortem.id.in_(ids))
     query = query.where(*_blog_filters(filters))
     order = func.coalesce(Postmortem.published_at, Postmortem.created_at)
     return list(
@@ -691,6 +694,8 @@ def move(session: Session, actor: User, key: str, change: StatusMove) -> Postmor
     )
     if target is Status.IN_REVIEW:
         _tell_approvers(session, postmortem, actor)
+    if target is Status.PUBLISHED:
+        search.index(session, postmortem, latest.document)
     _commit(session)
     return PostmortemView(postmortem, latest)
 

@@ -312,7 +312,7 @@ def blog(request: Request, user: CurrentUser, session: DbSession) -> Response:
     """Published postmortems, newest first, filtered by service, team, category and month."""
     wanted = {
         name: request.query_params.get(name, "").strip()
-        for name in ("service_id", "team_id", "category", "month")
+        for name in ("q", "service_id", "team_id", "category", "month")
     }
     filters = parse(
         PostmortemFilters,
