@@ -76,6 +76,8 @@ KEYED_ROUTES = {
     # iCalendar feeds for calendar apps, which cannot log in: ?token= is the credential.
     ("GET", "/oncall/schedules/{schedule_id}/calendar.ics"),
     ("GET", "/oncall/users/{user_id}/calendar.ics"),
+    # The postmortem blog's Atom feed for feed readers: ?token= is the credential.
+    ("GET", "/postmortems/feed.atom"),
     # Confirm and unsubscribe links mailed to status page subscribers: the link's secret.
     ("GET", "/status/{slug}/subscriptions/{token}/confirm"),
     ("POST", "/status/{slug}/subscriptions/{token}/confirm"),
@@ -483,6 +485,8 @@ VIEWER_MAY_SUBMIT = {
     ("POST", "/settings/profile"),
     ("POST", "/settings/tokens"),
     ("POST", "/settings/tokens/{token_id}/revoke"),
+    # Their own secret feed of the postmortem blog, which they may read anyway.
+    ("POST", "/postmortems/feed"),
 }
 
 

@@ -303,3 +303,29 @@ def test_the_blog_shows_what_was_published_while_an_amendment_is_drafted(
     rita, _ = browser(responder)
     entry = rita.get(f"/postmortems/blog/{key}").text
     assert "A halved pool." in entry and "Draft words" not in entry
+
+
+def test_the_blog_has_an_atom_feed_at_a_secret_address(
+    db, client, browser, resolved, responder, admin, make_user
+):
+    import feedparser
+
+    key = resolved()
+    secret = resolved(restricted=True)
+    publish(db, key, responder, admin, "Change", "A halved pool.")
+    publish(db, secret, responder, admin, "Bug", "Leaked keys.")
+    otto, csrf = browser(make_user(name="Otto Outsider"))
+    shown = otto.post("/postmortems/feed", data={"csrf_token": csrf}).text
+    url = re.search(r'<p class="secret" id="feed-url">([^<]+)</p>', shown).group(1)
+    path = unescape(url).removeprefix("http://testserver")
+    answer = client.get(path)  # a feed reader: no login
+    assert answer.headers["content-type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(answer.content)
+    assert not parsed.bozo, parsed.bozo_exception
+    assert parsed.feed.title == "What we learned: postmortems"
+    assert [e.title for e in parsed.entries] == [f"{key}: Checkout fails"]  # not the restricted
+    assert parsed.entries[0].link == f"http://testserver/postmortems/blog/{key}"
+    # A new address ends the old one; a made-up one says nothing.
+    otto.post("/postmortems/feed", data={"csrf_token": csrf})
+    assert client.get(path).status_code == 404
+    assert client.get("/postmortems/feed.atom?token=tpf_0123456789abcdef_nope").status_code == 404

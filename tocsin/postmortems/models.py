@@ -89,3 +89,17 @@ class PostmortemDismissal(Base):
     dismissed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     dismissed_by: Mapped[User | None] = relationship(lazy="joined")
+
+
+class PostmortemFeed(Base):
+    """The secret of a person's Atom feed of the blog (feed readers cannot log in). Like API
+    tokens, only a lookup part and the secret's digest are kept; rotating ends the old URL."""
+
+    __tablename__ = "postmortem_feeds"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    lookup: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

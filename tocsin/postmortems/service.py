@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tocsin.audit import service as audit
+from tocsin.auth import secrets
 from tocsin.auth import service as auth
 from tocsin.auth.models import Role, User
 from tocsin.auth.permissions import require_responder
@@ -28,8 +29,13 @@ from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.incidents.workflow import Status as IncidentStatus
 from tocsin.paging import service as paging
-from tocsin.postmortems import blameless, search, template, workflow
-from tocsin.postmortems.models import Postmortem, PostmortemDismissal, PostmortemRevision
+from tocsin.postmortems import blameless, feed, search, template, workflow
+from tocsin.postmortems.models import (
+    Postmortem,
+    PostmortemDismissal,
+    PostmortemFeed,
+    PostmortemRevision,
+)
 from tocsin.postmortems.schemas import PostmortemFilters, PostmortemSave, StatusMove
 from tocsin.postmortems.workflow import Status, Why
 from tocsin.timeline import service as timeline
@@ -831,3 +837,68 @@ def dismiss_finding(session: Session, actor: User, key: str, section: str, text:
     )
     _commit(session)
     return Advice(section, match.finding, dismissal)
+
+
+# ---------------------------------------------------------------- the Atom feed
+
+FEED_PREFIX = "tpf"
+
+
+def rotate_feed(session: Session, actor: User) -> str:
+    """A new secret feed URL for `actor`; the old one stops working. Returns the token."""
+    token, lookup, digest = secrets.new_keyed_secret(FEED_PREFIX)
+    row = session.get(PostmortemFeed, actor.id)
+    if row is None:
+        row = PostmortemFeed(user_id=actor.id)
+        session.add(row)
+    row.lookup, row.secret_hash, row.created_at = lookup, digest, now()
+    audit.record(
+        session,
+        actor.id,
+        "user.postmortem_feed_rotated",
+        "user",
+        actor.id,
+        "Postmortem feed rotated",
+    )
+    _commit(session)
+    return token
+
+
+def feed_reader(session: Session, token: object) -> User:
+    """Whose feed this secret opens; any mismatch is a plain 404, saying nothing more."""
+    parts = secrets.split_keyed_secret(token, FEED_PREFIX) if isinstance(token, str) else None
+    row = (
+        session.scalar(select(PostmortemFeed).where(PostmortemFeed.lookup == parts[0]))
+        if parts
+        else None
+    )
+    user = session.get(User, row.user_id) if row else None
+    if (
+        row is None
+        or user is None
+        or not user.is_active
+        or not secrets.same_secret(parts[1], row.secret_hash)
+    ):
+        raise NotFound("No such postmortem feed; it may have been rotated.")
+    return user
+
+
+def atom_feed(session: Session, reader: User) -> bytes:
+    """The newest published postmortems `reader` may see."""
+    found = list_postmortems(
+        session, reader, PostmortemFilters(status=[Status.PUBLISHED], limit=50)
+    )
+    entries = []
+    for p in found:
+        document = _revision(session, p, p.published_version or p.version).document
+        entries.append(
+            feed.Entry(
+                key=p.incident.key,
+                title=f"{p.incident.key}: {p.incident.summary}",
+                summary=(document.get("summary") or "")[:2000],
+                link=f"{rules().base_url}/postmortems/blog/{p.incident.key}",
+                author=p.owner.name if p.owner else "Tocsin",
+                published=p.published_at or p.created_at,
+            )
+        )
+    return feed.atom(rules().base_url, entries, now())

@@ -350,3 +350,19 @@ def blog_entry(key: KeyPath, request: Request, user: CurrentUser, session: DbSes
         "labels": template.LABELS,
     }
     return render(request, "postmortems/entry.html", context)
+
+
+@router.post("/postmortems/feed", response_class=HTMLResponse)
+def new_feed(request: Request, user: CurrentUser, session: DbSession) -> Response:
+    """A secret Atom feed URL, shown once; the old one stops working."""
+    token = service.rotate_feed(session, user)
+    base = request.app.state.settings.base_url.rstrip("/")
+    url = f"{base}/postmortems/feed.atom?token={token}"
+    return render(request, "postmortems/feed.html", {"feed_url": url})
+
+
+@router.get("/postmortems/feed.atom")
+def atom_feed(session: DbSession, token: str = "") -> Response:
+    """For feed readers, which cannot log in: the token in the URL is the credential."""
+    reader = service.feed_reader(session, token)
+    return Response(service.atom_feed(session, reader), media_type="application/atom+xml")
