@@ -499,3 +499,23 @@ def test_the_list_filters_by_status(db, rita):
         rita.get("/api/v1/postmortems", params={"category": "Gremlins"}), 422, field="category"
     )
     assert_error(rita.get("/api/v1/postmortems", params={"month": "2026-13"}), 422, field="month")
+
+
+def test_the_owner_and_the_approvers_are_mailed_through_a_real_mail_server(
+    db, rita, admin, responder, smtp_server
+):
+    from tests.alerting import run_engine
+
+    settings = Settings(database_url=db.url, base_url="http://testserver", smtp_url=smtp_server.url)
+    key = declare(rita)
+    resolve(rita, key)
+    run_engine(db, settings)
+    [mail] = smtp_server.to(responder.email)
+    assert mail["Subject"] == f"[SEV2] {key}: the postmortem is yours"
+    assert f"http://testserver/incidents/{key}/postmortem" in mail.get_content()
+    write_complete(rita, key)
+    pm_move(rita, key, "in_review")
+    run_engine(db, settings)
+    [review] = smtp_server.to(admin.email)  # no approvers named: the admins review
+    assert review["Subject"] == f"[SEV2] {key}: postmortem ready for your review"
+    assert f"{responder.name} asks for a review" in review.get_content()
