@@ -519,30 +519,3 @@ def test_the_owner_and_the_approvers_are_mailed_through_a_real_mail_server(
     [review] = smtp_server.to(admin.email)  # no approvers named: the admins review
     assert review["Subject"] == f"[SEV2] {key}: postmortem ready for your review"
     assert f"{responder.name} asks for a review" in review.get_content()
-
-
-def test_a_team_names_its_own_blame_words_in_a_setting(rita, tmp_path):
-    words = tmp_path / "team_words.txt"
-    words.write_text("cowboy deploy | Say which check the deploy skipped.\n", encoding="utf-8")
-    settings = Settings(postmortem_blame_words=str(words))
-    assert settings.postmortem_blame_words == str(words)
-    with pytest.raises(ValueError, match="postmortem_blame_words"):
-        Settings(postmortem_blame_words=str(tmp_path / "missing.txt"))
-    (tmp_path / "bad.txt").write_text("no suggestion here\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="line 1"):
-        Settings(postmortem_blame_words=str(tmp_path / "bad.txt"))
-    key = declare(rita)
-    resolve(rita, key)
-    text = "A cowboy deploy was human error."
-    assert save(rita, key, 1, fault=text).status_code == 200
-    postmortems.use_settings(settings)
-    try:
-        found = rita.get(f"/api/v1/incidents/{key}/postmortem/findings").json()
-        assert [(f["text"], f["suggestion"]) for f in found] == [
-            ("cowboy deploy", "Say which check the deploy skipped."),
-            ("human error", found[1]["suggestion"]),  # the shipped list still applies
-        ]
-    finally:
-        postmortems.use_settings(Settings())
-    found = rita.get(f"/api/v1/incidents/{key}/postmortem/findings").json()
-    assert [f["text"] for f in found] == ["human error"]

@@ -66,8 +66,6 @@ class Settings(BaseSettings):
     postmortem_due_business_days: int = 5
     # Who approves postmortems besides admins: "service:NAME=email ...; team:NAME=email ...".
     postmortem_approvers: str = ""
-    # A team's own blame phrases, added to the shipped blame_words.txt (same format).
-    postmortem_blame_words: str | None = None
 
     @field_validator("update_cadence")
     @classmethod
@@ -93,20 +91,6 @@ class Settings(BaseSettings):
         from tocsin.postmortems.workflow import parse_approvers  # pure rules
 
         parse_approvers(value)
-        return value
-
-    @field_validator("postmortem_blame_words")
-    @classmethod
-    def _blame_words(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        from tocsin.postmortems.blameless import parse_word_list  # pure rules
-
-        try:
-            text = Path(value).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"cannot read {value}: {exc.strerror}") from None
-        parse_word_list(text)  # an unreadable line stops start-up
         return value
 
     @field_validator("postmortem_due_business_days")

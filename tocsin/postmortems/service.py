@@ -52,7 +52,6 @@ class Rules:
     due_business_days: int
     approvers: workflow.Approvers
     base_url: str
-    blame_words: str | None = None  # a team's own list, added to blame_words.txt
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Rules:
@@ -61,7 +60,6 @@ class Rules:
             settings.postmortem_due_business_days,
             workflow.parse_approvers(settings.postmortem_approvers),
             settings.base_url.rstrip("/"),
-            settings.postmortem_blame_words,
         )
 
 
@@ -787,7 +785,7 @@ def findings_of(session: Session, actor: User, key: str) -> list[Advice]:
     phrase, with its exact span in that section's text, and whether it was dismissed."""
     view = get_postmortem(session, actor, key)
     people = [u.name for u in auth.list_users(session) if u.is_active]
-    words = blameless.word_list(rules().blame_words)
+    words = blameless.word_list()
     dismissed = {
         (d.section, d.phrase): d
         for d in session.scalars(
